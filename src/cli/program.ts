@@ -2,8 +2,10 @@
 // `runCli` returns the exit code instead of exiting, so tests drive the real parser.
 import { Command, CommanderError } from 'commander';
 import { isInputError } from '../errors.js';
+import { averageCommand } from './commands/average.js';
 import { benchCommand } from './commands/bench.js';
 import { infoCommand } from './commands/info.js';
+import { dataCommand } from './commands/data.js';
 
 
 import { VERSION } from '../version.js';
@@ -16,7 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of [infoCommand(), benchCommand()]) program.addCommand(cmd);
+  for (const cmd of [infoCommand(), averageCommand(), dataCommand(), benchCommand()]) program.addCommand(cmd);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -1,0 +1,47 @@
+// Where the arithmetic of the pipelined engine runs (reader thread -> backend -> pwrite): the CPU
+// with one compute thread, or a CUDA device. The engine loop (engine.cc) hands each staged input
+// chunk to accumulate(), and after the last input of a chunk pwrites what finish() returns.
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "average/prefetch.h"
+
+namespace rt::average {
+
+struct ChunkOut {
+  const unsigned char* bytes;  // count values of the output dtype, valid until the next call
+  int bad_input;               // lowest input with a non-finite value in this chunk, or -1
+  bool out_nonfinite;          // some output value is not finite (overflow, or a bad input)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Host staging buffers for the reader, one per slot.
+  virtual std::vector<unsigned char*> staging() = 0;
+  // Whether in-memory sources must be copied into a slot before accumulate() sees them.
+  virtual bool stages_memory() const = 0;
+  // Folds item into the accumulator (first: the accumulator starts at w*x). Returns once the
+  // item's host memory may be reused.
+  virtual void accumulate(const Item& item, DType dtype, float w, bool first) = 0;
+  // Converts the accumulator's first count values to the output dtype.
+  virtual ChunkOut finish(size_t count) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(size_t chunk_elems, size_t stage_bytes, int slots, DType out);
+
+// 64-byte aligned host memory for accumulators and staging.
+struct FreeDeleter {
+  void operator()(unsigned char* p) const { std::free(p); }
+};
+using HostBuffer = std::unique_ptr<unsigned char, FreeDeleter>;
+HostBuffer host_buffer(size_t bytes);
+#ifdef RT_WITH_CUDA
+// Throws AverageError(Kind::Device) when no device can be used.
+std::unique_ptr<Backend> make_cuda_backend(size_t chunk_elems, size_t stage_bytes, int slots, DType out);
+#endif
+
+}  // namespace rt::average

@@ -1,0 +1,226 @@
+// CUDA backend of the weight average. Host side: pinned staging slots that the reader thread
+// fills. Device side: two staging buffers, the fp32 accumulator and the output chunk. Each input
+// chunk is copied on a copy stream while the compute stream folds the previous one in, so the H2D
+// transfer of chunk k+1 overlaps the accumulate kernel of chunk k. The arithmetic is the CPU
+// reference's: __fmul_rn for the first input, __fmaf_rn after, round-to-nearest-even outputs.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "average/backend.h"
+#include "common/cuda_buffer.h"
+#include "common/cuda_check.h"
+
+namespace rt::average {
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kMaxBlocks = 4096;
+
+__device__ __forceinline__ float widen_f16(unsigned short h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ float widen_bf16(unsigned short h) { return __uint_as_float(static_cast<unsigned>(h) << 16); }
+
+template <int D>
+__device__ __forceinline__ float load_as_f32(const unsigned char* src, size_t j) {
+  if constexpr (D == static_cast<int>(DType::F16)) return widen_f16(reinterpret_cast<const unsigned short*>(src)[j]);
+  else if constexpr (D == static_cast<int>(DType::BF16)) return widen_bf16(reinterpret_cast<const unsigned short*>(src)[j]);
+  else if constexpr (D == static_cast<int>(DType::F64)) return __double2float_rn(reinterpret_cast<const double*>(src)[j]);
+  else return reinterpret_cast<const float*>(src)[j];
+}
+
+template <int D, bool First>
+__global__ void accumulate_kernel(float* acc, const unsigned char* src, size_t n, float w, int input, int* bad_min) {
+  bool bad = false;
+  for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j < n;
+       j += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    float x = load_as_f32<D>(src, j);
+    bad |= !isfinite(x);
+    acc[j] = First ? __fmul_rn(w, x) : __fmaf_rn(w, x, acc[j]);
+  }
+  if (bad) atomicMin(bad_min, input);
+}
+
+__global__ void convert_kernel(const float* acc, unsigned char* out, int dtype, size_t n, int* out_bad) {
+  bool bad = false;
+  for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j < n;
+       j += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    float a = acc[j];
+    if (dtype == static_cast<int>(DType::F16)) {
+      unsigned short h = __half_as_ushort(__float2half_rn(a));
+      bad |= (h & 0x7c00u) == 0x7c00u;
+      reinterpret_cast<unsigned short*>(out)[j] = h;
+    } else if (dtype == static_cast<int>(DType::BF16)) {
+      unsigned short h = __bfloat16_as_ushort(__float2bfloat16_rn(a));
+      bad |= (h & 0x7f80u) == 0x7f80u;
+      reinterpret_cast<unsigned short*>(out)[j] = h;
+    } else {
+      bad |= !isfinite(a);
+      reinterpret_cast<float*>(out)[j] = a;
+    }
+  }
+  if (bad) atomicOr(out_bad, 1);
+}
+
+int blocks_for(size_t n) { return static_cast<int>(std::min<size_t>((n + kBlock - 1) / kBlock, kMaxBlocks)); }
+
+template <int D>
+void launch_accumulate(bool first, float* acc, const unsigned char* src, size_t n, float w, int input, int* bad,
+                       cudaStream_t s) {
+  if (first) accumulate_kernel<D, true><<<blocks_for(n), kBlock, 0, s>>>(acc, src, n, w, input, bad);
+  else accumulate_kernel<D, false><<<blocks_for(n), kBlock, 0, s>>>(acc, src, n, w, input, bad);
+}
+
+// Flags read back with each output chunk: lowest bad input and output overflow. Reset by memset:
+// bad_min to bytes 0x7f (kNoBadInput, above any input index), out_bad to 0.
+struct Flags {
+  int bad_min;
+  int out_bad;
+};
+constexpr int kNoBadInput = 0x7f7f7f7f;
+
+// Page-locked host memory, so H2D/D2H copies are true DMA and can run asynchronously.
+class PinnedBuffer {
+ public:
+  explicit PinnedBuffer(size_t bytes) {
+    RT_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&p_), std::max<size_t>(bytes, 1), cudaHostAllocDefault));
+  }
+  ~PinnedBuffer() {
+    if (p_) cudaFreeHost(p_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  unsigned char* get() const { return p_; }
+
+ private:
+  unsigned char* p_ = nullptr;
+};
+
+class Stream {
+ public:
+  Stream() { RT_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() {
+    if (s_) cudaStreamDestroy(s_);
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  cudaStream_t get() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+// Per staging slot: the pinned buffer the reader fills, its device twin, and the events that
+// order "copy done" before the kernel and "kernel done" before the next copy into the twin.
+struct Slot {
+  Slot(size_t bytes) : host(bytes), device(bytes) {}
+  PinnedBuffer host;
+  DeviceArray<unsigned char> device;
+  CudaEvent copied, consumed;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(size_t chunk_elems, size_t stage_bytes, int slots, DType out)
+      : out_dtype_(out),
+        acc_(chunk_elems),
+        dev_out_(chunk_elems * kDTypeSize[static_cast<int>(out)]),
+        host_out_(chunk_elems * kDTypeSize[static_cast<int>(out)]),
+        dev_flags_(1),
+        host_flags_(sizeof(Flags)) {
+    for (int s = 0; s < slots; ++s) slots_.push_back(std::make_unique<Slot>(stage_bytes));
+    reset_flags();
+    RT_CUDA_CHECK(cudaStreamSynchronize(compute_.get()));
+  }
+
+  ~CudaBackend() override {
+    // In-flight work must finish before the members free the memory it uses; errors are moot here.
+    cudaStreamSynchronize(copy_.get());
+    cudaStreamSynchronize(compute_.get());
+    cudaGetLastError();
+  }
+
+  std::vector<unsigned char*> staging() override {
+    std::vector<unsigned char*> v;
+    for (auto& s : slots_) v.push_back(s->host.get());
+    return v;
+  }
+  bool stages_memory() const override { return true; }
+
+  void accumulate(const Item& item, DType dtype, float w, bool first) override {
+    try {
+      Slot& slot = *slots_[item.slot];
+      const size_t bytes = item.count * kDTypeSize[static_cast<int>(dtype)];
+      cudaStream_t copy = copy_.get(), compute = compute_.get();
+      // The device twin may still feed the kernel of the previous item in this slot.
+      RT_CUDA_CHECK(cudaStreamWaitEvent(copy, slot.consumed.get(), 0));
+      RT_CUDA_CHECK(cudaMemcpyAsync(slot.device.get(), slot.host.get(), bytes, cudaMemcpyHostToDevice, copy));
+      RT_CUDA_CHECK(cudaEventRecord(slot.copied.get(), copy));
+      RT_CUDA_CHECK(cudaStreamWaitEvent(compute, slot.copied.get(), 0));
+      const int input = static_cast<int>(item.input);
+      int* bad = &dev_flags_.get()->bad_min;
+      const unsigned char* src = slot.device.get();
+      switch (dtype) {
+        case DType::F16: launch_accumulate<1>(first, acc_.get(), src, item.count, w, input, bad, compute); break;
+        case DType::BF16: launch_accumulate<2>(first, acc_.get(), src, item.count, w, input, bad, compute); break;
+        case DType::F64: launch_accumulate<3>(first, acc_.get(), src, item.count, w, input, bad, compute); break;
+        default: launch_accumulate<0>(first, acc_.get(), src, item.count, w, input, bad, compute); break;
+      }
+      RT_CUDA_CHECK(cudaGetLastError());
+      RT_CUDA_CHECK(cudaEventRecord(slot.consumed.get(), compute));
+      // The reader may refill the pinned buffer once its bytes are on the device; the kernel runs on.
+      RT_CUDA_CHECK(cudaEventSynchronize(slot.copied.get()));
+    } catch (const CudaError& e) {
+      throw AverageError(AverageError::Kind::Device, std::string("CUDA: ") + e.what());
+    }
+  }
+
+  ChunkOut finish(size_t count) override {
+    try {
+      cudaStream_t compute = compute_.get();
+      const size_t out_bytes = count * kDTypeSize[static_cast<int>(out_dtype_)];
+      convert_kernel<<<blocks_for(count), kBlock, 0, compute>>>(acc_.get(), dev_out_.get(),
+                                                                static_cast<int>(out_dtype_), count,
+                                                                &dev_flags_.get()->out_bad);
+      RT_CUDA_CHECK(cudaGetLastError());
+      RT_CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), dev_out_.get(), out_bytes, cudaMemcpyDeviceToHost, compute));
+      RT_CUDA_CHECK(cudaMemcpyAsync(host_flags_.get(), dev_flags_.get(), sizeof(Flags), cudaMemcpyDeviceToHost, compute));
+      reset_flags();
+      RT_CUDA_CHECK(cudaStreamSynchronize(compute));
+    } catch (const CudaError& e) {
+      throw AverageError(AverageError::Kind::Device, std::string("CUDA: ") + e.what());
+    }
+    Flags f;
+    std::memcpy(&f, host_flags_.get(), sizeof f);
+    return ChunkOut{host_out_.get(), f.bad_min == kNoBadInput ? -1 : f.bad_min, f.out_bad != 0};
+  }
+
+ private:
+  void reset_flags() {
+    RT_CUDA_CHECK(cudaMemsetAsync(&dev_flags_.get()->bad_min, 0x7f, sizeof(int), compute_.get()));
+    RT_CUDA_CHECK(cudaMemsetAsync(&dev_flags_.get()->out_bad, 0, sizeof(int), compute_.get()));
+  }
+
+  DType out_dtype_;
+  Stream copy_, compute_;  // declared first: destroyed after the memory they use
+  std::vector<std::unique_ptr<Slot>> slots_;
+  DeviceArray<float> acc_;
+  DeviceArray<unsigned char> dev_out_;
+  PinnedBuffer host_out_;
+  DeviceArray<Flags> dev_flags_;
+  PinnedBuffer host_flags_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(size_t chunk_elems, size_t stage_bytes, int slots, DType out) {
+  try {
+    RT_CUDA_CHECK(cudaSetDevice(0));
+    return std::make_unique<CudaBackend>(chunk_elems, stage_bytes, slots, out);
+  } catch (const CudaError& e) {
+    throw AverageError(AverageError::Kind::Device, std::string("CUDA device not available: ") + e.what());
+  }
+}
+
+}  // namespace rt::average

@@ -1,0 +1,48 @@
+// The contract between an op family and the compiler: a forward lowering to ONNX and a backward
+// rule, both written against these contexts. The backward vocabulary follows ONNX Runtime's
+// gradient builder: I/O (forward inputs/outputs), GO (output gradients), GI (input gradients).
+import type { IRNode, Net } from './ir.js';
+import type { OnnxEmitter } from './onnx-builder.js';
+
+/** 'train': batch statistics, dropout active; 'eval': running statistics, dropout off. */
+export type Mode = 'train' | 'eval';
+
+export interface LowerCtx {
+  readonly e: OnnxEmitter;
+  readonly net: Net;
+  readonly mode: Mode;
+  /** Dropout probability applied by Dropout nodes in 'train' mode. */
+  readonly dropoutP: number;
+  /** Declares a per-step float input fed by the session (dropout masks); returns its name. */
+  randomInput(name: string, perExampleShape: number[], p: number): string;
+  /** Declares an output `next.<buffer>` for the buffer's updated value; returns the name to produce. */
+  bufferUpdate(buffer: string): string;
+}
+
+export interface GradCtx extends LowerCtx {
+  readonly n: IRNode;
+  /** Forward input / output names. */
+  I(i: number): string;
+  O(i: number): string;
+  /** Gradient of output i, summed over its consumers; undefined if nothing flows back. */
+  GO(i: number): string | undefined;
+  /** Whether input i needs a gradient (trainable, or derived from something trainable). */
+  needs(i: number): boolean;
+  /** The name the rule must produce for input i's gradient. */
+  GI(i: number): string;
+  /** Declares an existing value as input i's gradient instead of producing GI(i). */
+  alias(i: number, value: string): void;
+  /** A unique intermediate name `<node>/grad/<s>`. */
+  tmp(s: string): string;
+}
+
+export interface OpDef {
+  lower(c: LowerCtx, n: IRNode): void;
+  /** Absent for ops nothing is differentiated through; the compiler throws if one is needed. */
+  backward?(g: GradCtx, n: IRNode): void;
+}
+
+/** A forward intermediate of node n that its backward rule reuses: `<node>/<s>`. */
+export function saved(n: IRNode, s: string): string {
+  return `${n.name}/${s}`;
+}

@@ -1,0 +1,18 @@
+// ReLU. Backward masks the output gradient where the forward output was positive; reading the
+// mask from the output (not the input) lets ORT fuse the forward Conv+Relu.
+import type { IRNode, Net } from '../ir.js';
+import type { GradCtx, LowerCtx, OpDef } from '../op.js';
+
+export function relu(net: Net, name: string, x: string): string {
+  return net.add('ReLU', name, [x], [net.shape(x)], {})[0];
+}
+
+export const reluOp: OpDef = {
+  lower(c: LowerCtx, n: IRNode) {
+    c.e.node('Relu', n.inputs, n.outputs[0]);
+  },
+  backward(g: GradCtx) {
+    const positive = g.e.node('Greater', [g.O(0), g.e.f32(0)], g.tmp('mask'));
+    g.e.node('Where', [positive, g.GO(0)!, g.e.f32(0)], g.GI(0));
+  },
+};

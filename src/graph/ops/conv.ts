@@ -1,0 +1,128 @@
+// Conv2d (square kernel, stride, padding, groups incl. depthwise, optional bias; dilation 1).
+// Backward uses the formulations measured fastest on ORT CPU (ort-training-prototype.md §1, §3):
+// dX by Conv with the flipped kernel (stride 1) or ConvTranspose, dW by one-hot im2col + MatMul.
+import type { Attrs, IRNode, Net } from '../ir.js';
+import type { GradCtx, LowerCtx, OpDef } from '../op.js';
+import { spatial } from './shape.js';
+
+export interface ConvAttrs extends Attrs {
+  k: number;
+  stride: number;
+  pad: number;
+  groups: number;
+  bias: boolean;
+}
+
+export interface ConvOptions {
+  out: number;
+  k: number;
+  stride?: number;
+  pad?: number;
+  groups?: number;
+  bias?: boolean;
+  /** 'torch': nn.Conv2d's default; 'fan_out_normal': torchvision ResNet's kaiming_normal_(fan_out, relu). */
+  init?: 'torch' | 'fan_out_normal';
+}
+
+export function conv2d(net: Net, name: string, x: string, o: ConvOptions): string {
+  const [n, ci, h, w] = spatial(net, x, name);
+  const a: ConvAttrs = { k: o.k, stride: o.stride ?? 1, pad: o.pad ?? 0, groups: o.groups ?? 1, bias: o.bias ?? true };
+  if (ci % a.groups || o.out % a.groups) throw new Error(`${name}: channels ${ci}→${o.out} not divisible by groups ${a.groups}`);
+  const fanIn = (ci / a.groups) * a.k * a.k;
+  const inputs = [
+    x,
+    net.param(`${name}.weight`, [o.out, ci / a.groups, a.k, a.k],
+      o.init === 'fan_out_normal'
+        ? { kind: 'normal', std: Math.sqrt(2 / (o.out * a.k * a.k)) }
+        : { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) }), // kaiming_uniform(a=√5) = U(±1/√fan_in)
+  ];
+  if (a.bias) inputs.push(net.param(`${name}.bias`, [o.out], { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) }));
+  const ho = Math.floor((h + 2 * a.pad - a.k) / a.stride) + 1;
+  const wo = Math.floor((w + 2 * a.pad - a.k) / a.stride) + 1;
+  if (ho < 1 || wo < 1) throw new Error(`${name}: input ${h}×${w} too small for kernel ${a.k}`);
+  return net.add('Conv2d', name, inputs, [[n, o.out, ho, wo]], a)[0];
+}
+
+function convAttrs(a: ConvAttrs, pad = a.pad, stride = a.stride) {
+  return { kernel_shape: [a.k, a.k], strides: [stride, stride], pads: [pad, pad, pad, pad], group: a.groups };
+}
+
+export const conv: OpDef = {
+  lower(c: LowerCtx, n: IRNode) {
+    c.e.node('Conv', n.inputs, n.outputs[0], convAttrs(n.attrs as ConvAttrs));
+  },
+
+  backward(g: GradCtx, n: IRNode) {
+    const a = n.attrs as ConvAttrs;
+    const dy = g.GO(0)!;
+    if (g.needs(0)) inputGrad(g, a, dy);
+    if (g.needs(1)) weightGrad(g, a, dy);
+    if (a.bias && g.needs(2)) g.e.reduceSum(dy, [0, 2, 3], g.GI(2), false);
+  },
+};
+
+function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+  const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
+  const [, co] = spatial(g.net, g.O(0), g.n.name);
+  const W = g.I(1);
+  if (a.stride === 1 && a.pad <= a.k - 1) {
+    // Stride 1: a plain Conv of dY with the kernel flipped and its in/out channels swapped.
+    let wt = W;
+    const cig = ci / a.groups, cog = co / a.groups;
+    if (a.groups === 1) {
+      wt = g.e.node('Transpose', [W], g.tmp('wT'), { perm: [1, 0, 2, 3] });
+    } else if (cig > 1 || cog > 1) {
+      const w5 = g.e.node('Reshape', [W, g.e.i64([a.groups, cog, cig, a.k, a.k])], g.tmp('w5'));
+      const t5 = g.e.node('Transpose', [w5], g.tmp('w5T'), { perm: [0, 2, 1, 3, 4] });
+      wt = g.e.node('Reshape', [t5, g.e.i64([ci, cog, a.k, a.k])], g.tmp('wT'));
+    }
+    if (a.k > 1) {
+      const flip = [g.e.i64([a.k - 1, a.k - 1]), g.e.i64([-a.k - 1, -a.k - 1]), g.e.i64([2, 3]), g.e.i64([-1, -1])];
+      wt = g.e.node('Slice', [wt, ...flip], g.tmp('wFlip'));
+    }
+    g.e.node('Conv', [dy, wt], g.GI(0), convAttrs(a, a.k - 1 - a.pad, 1));
+  } else {
+    // The extra rows/cols a strided conv never reached come back as output_padding.
+    const outPad = [(h + 2 * a.pad - a.k) % a.stride, (w + 2 * a.pad - a.k) % a.stride];
+    g.e.node('ConvTranspose', [dy, W], g.GI(0), { ...convAttrs(a), output_padding: outPad });
+  }
+}
+
+/** dW[co, ci·k²] = Σ_n,p dY[n, co, p] · cols[n, ci·k², p], with cols from a one-hot-kernel Conv. */
+function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+  const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
+  const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
+  const kk = a.k * a.k, P = ho * wo, G = a.groups;
+  let cols: string;
+  if (a.k === 1 && a.stride === 1 && a.pad === 0) {
+    cols = g.e.node('Reshape', [g.I(0), g.e.i64([0, ci, P])], g.tmp('cols'));
+  } else {
+    const xr = g.e.node('Reshape', [g.I(0), g.e.i64([-1, 1, h, w])], g.tmp('x1'));
+    const kernel = g.e.constTensor(`im2col/k${a.k}`, [kk, 1, a.k, a.k], () => {
+      const d = new Float32Array(kk * kk);
+      for (let j = 0; j < kk; j++) d[j * kk + j] = 1;
+      return d;
+    });
+    const patches = g.e.node('Conv', [xr, kernel], g.tmp('patches'), { ...convAttrs(a), group: 1 });
+    cols = g.e.node('Reshape', [patches, g.e.i64([-1, ci * kk, P])], g.tmp('cols'));
+  }
+  const wShape = g.e.i64([co, ci / G, a.k, a.k]);
+  if (G > 1 || co <= P) {
+    // Batched MatMul per example (and group), then a sum over the batch.
+    const d = g.e.node('Reshape', [dy, g.e.i64(G > 1 ? [0, G, co / G, P] : [0, co, P])], g.tmp('dy3'));
+    const cg = G > 1 ? g.e.node('Reshape', [cols, g.e.i64([0, G, (ci / G) * kk, P])], g.tmp('colsG')) : cols;
+    const ct = g.e.node('Transpose', [cg], g.tmp('colsT'), { perm: G > 1 ? [0, 1, 3, 2] : [0, 2, 1] });
+    const prod = g.e.node('MatMul', [d, ct], g.tmp('dwN'));
+    const sum = g.e.reduceSum(prod, [0], g.tmp('dwSum'), false);
+    g.e.node('Reshape', [sum, wShape], g.GI(1));
+  } else {
+    // Wide layers (Co > Ho·Wo): one Gemm with K = N·Ho·Wo.
+    const d3 = g.e.node('Reshape', [dy, g.e.i64([0, co, P])], g.tmp('dy3'));
+    const dt = g.e.node('Transpose', [d3], g.tmp('dyT'), { perm: [1, 0, 2] });
+    const d2 = g.e.node('Reshape', [dt, g.e.i64([co, -1])], g.tmp('dy2'));
+    const ctr = g.e.node('Transpose', [cols], g.tmp('colsT'), { perm: [1, 0, 2] });
+    const c2 = g.e.node('Reshape', [ctr, g.e.i64([ci * kk, -1])], g.tmp('cols2'));
+    const gw = g.e.node('Gemm', [d2, c2], g.tmp('dw2'), { transB: 1 });
+    g.e.node('Reshape', [gw, wShape], g.GI(1));
+  }
+}

@@ -1,0 +1,193 @@
+// A float64 reference interpreter for the ONNX ops src/graph emits. It decodes the exact model
+// bytes the compiler produced and evaluates the requested outputs in double precision, so finite
+// differences can check the emitted backward subgraph (ORT CPU has no float64 Conv kernels).
+import onnxProto from 'onnx-proto';
+import * as nn from './nn.js';
+import type { RTensor, RType } from './tensor.js';
+import { broadcastDims, broadcastMap, coords, flatIndex, size, zeros } from './tensor.js';
+
+const { onnx } = onnxProto;
+type Node = onnxProto.onnx.INodeProto;
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number((v as { toString(): string }).toString()));
+
+function elemType(t: number): RType {
+  if (t === onnx.TensorProto.DataType.FLOAT) return 'float';
+  if (t === onnx.TensorProto.DataType.INT64) return 'int64';
+  if (t === onnx.TensorProto.DataType.BOOL) return 'bool';
+  throw new Error(`reference: unsupported tensor type ${t}`);
+}
+
+function fromProto(t: onnxProto.onnx.ITensorProto): RTensor {
+  const dims = (t.dims ?? []).map(num);
+  const type = elemType(t.dataType!);
+  let vals: ArrayLike<number>;
+  if (t.rawData && t.rawData.length) {
+    const buf = new Uint8Array(t.rawData).buffer; // a copy: decoded Buffers are views into a pool
+    vals = type === 'float' ? new Float32Array(buf) : Array.from(new BigInt64Array(buf), Number);
+  } else vals = type === 'float' ? t.floatData ?? [] : (t.int64Data ?? []).map(num);
+  return { dims, data: Float64Array.from(vals), type };
+}
+
+function attr(n: Node, name: string): onnxProto.onnx.IAttributeProto | undefined {
+  return n.attribute?.find((a) => a.name === name);
+}
+const attrInt = (n: Node, name: string, d: number) => (attr(n, name) ? num(attr(n, name)!.i) : d);
+const attrInts = (n: Node, name: string, d: number[]) => (attr(n, name) ? attr(n, name)!.ints!.map(num) : d);
+const attrStr = (n: Node, name: string, d: string) => (attr(n, name) ? new TextDecoder().decode(attr(n, name)!.s!) : d);
+
+function reduce(x: RTensor, axesIn: number[] | undefined, keep: boolean, mean: boolean): RTensor {
+  const r = x.dims.length;
+  const axes = new Set((axesIn ?? [...Array(r).keys()]).map((a) => (a < 0 ? a + r : a)));
+  const outDims = x.dims.map((d, i) => (axes.has(i) ? 1 : d));
+  const y = zeros(outDims);
+  for (let i = 0; i < x.data.length; i++) {
+    const c = coords(i, x.dims).map((v, d) => (axes.has(d) ? 0 : v));
+    y.data[flatIndex(c, outDims)] += x.data[i];
+  }
+  if (mean) {
+    const count = size(x.dims) / size(outDims);
+    for (let i = 0; i < y.data.length; i++) y.data[i] /= count;
+  }
+  return keep ? y : { ...y, dims: x.dims.filter((_, i) => !axes.has(i)) };
+}
+
+function reshape(x: RTensor, spec: number[]): RTensor {
+  const dims = spec.map((d, i) => (d === 0 ? x.dims[i] : d));
+  const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const out = dims.map((d) => (d === -1 ? size(x.dims) / known : d));
+  if (size(out) !== size(x.dims)) throw new Error(`Reshape: [${x.dims}] to [${spec}]`);
+  return { ...x, dims: out };
+}
+
+function transpose(x: RTensor, perm: number[]): RTensor {
+  const dims = perm.map((p) => x.dims[p]);
+  const y = zeros(dims, x.type);
+  for (let i = 0; i < x.data.length; i++) {
+    const c = coords(i, x.dims);
+    y.data[flatIndex(perm.map((p) => c[p]), dims)] = x.data[i];
+  }
+  return y;
+}
+
+function slice(x: RTensor, starts: number[], ends: number[], axes: number[], steps: number[]): RTensor {
+  const ranges = x.dims.map((d) => [...Array(d).keys()]);
+  axes.forEach((a0, k) => {
+    const a = a0 < 0 ? a0 + x.dims.length : a0, d = x.dims[a], step = steps[k];
+    const adj = (v: number) => (v < 0 ? v + d : v);
+    const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+    const s = step > 0 ? clamp(adj(starts[k]), 0, d) : clamp(adj(starts[k]), 0, d - 1);
+    const e = step > 0 ? clamp(adj(ends[k]), 0, d) : clamp(adj(ends[k]), -1, d - 1);
+    const r: number[] = [];
+    for (let i = s; step > 0 ? i < e : i > e; i += step) r.push(i);
+    ranges[a] = r;
+  });
+  const dims = ranges.map((r) => r.length);
+  const y = zeros(dims, x.type);
+  for (let i = 0; i < y.data.length; i++) y.data[i] = x.data[flatIndex(coords(i, dims).map((c, d) => ranges[d][c]), x.dims)];
+  return y;
+}
+
+const unary: Record<string, (v: number) => number> = {
+  Relu: (v) => Math.max(v, 0),
+  Exp: Math.exp,
+  Sqrt: Math.sqrt,
+  Reciprocal: (v) => 1 / v,
+  Identity: (v) => v,
+};
+
+const binary: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+};
+
+function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
+  const op = n.opType!;
+  const ints = (t: RTensor | undefined) => Array.from(t!.data);
+  if (op in unary) return [broadcastMap([x[0]!], x[0]!.type, unary[op])];
+  if (op in binary) return [broadcastMap([x[0]!, x[1]!], x[0]!.type, binary[op])];
+  const convParams = (): nn.ConvParams => ({
+    strides: attrInts(n, 'strides', [1, 1]),
+    pads: attrInts(n, 'pads', [0, 0, 0, 0]),
+    group: attrInt(n, 'group', 1),
+    outputPadding: attrInts(n, 'output_padding', [0, 0]),
+  });
+  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new Error(`${op}: dilations unsupported`);
+  switch (op) {
+    case 'Sum': return [broadcastMap(x as RTensor[], 'float', (...v) => v.reduce((a, b) => a + b, 0))];
+    case 'Greater': return [broadcastMap([x[0]!, x[1]!], 'bool', (a, b) => (a > b ? 1 : 0))];
+    case 'Where': return [broadcastMap([x[0]!, x[1]!, x[2]!], x[1]!.type, (c, a, b) => (c ? a : b))];
+    case 'Cast': return [{ ...x[0]!, type: attrInt(n, 'to', 1) === 1 ? 'float' : 'int64' }];
+    case 'Reshape': return [reshape(x[0]!, ints(x[1]))];
+    case 'Flatten': return [reshape(x[0]!, [size(x[0]!.dims.slice(0, attrInt(n, 'axis', 1))), -1])];
+    case 'Transpose': return [transpose(x[0]!, attrInts(n, 'perm', [...x[0]!.dims.keys()].reverse()))];
+    case 'Slice': return [slice(x[0]!, ints(x[1]), ints(x[2]), x[3] ? ints(x[3]) : [...x[0]!.dims.keys()], x[4] ? ints(x[4]) : ints(x[1]).map(() => 1))];
+    case 'Shape': {
+      const d = x[0]!.dims;
+      const dims = d.slice(attrInt(n, 'start', 0), attr(n, 'end') ? attrInt(n, 'end', d.length) : d.length);
+      return [{ dims: [dims.length], data: Float64Array.from(dims), type: 'int64' }];
+    }
+    case 'Expand': return [broadcastMap([x[0]!, zeros(broadcastDims(x[0]!.dims, ints(x[1])))], x[0]!.type, (a) => a)];
+    case 'ConstantOfShape': {
+      const v = attr(n, 'value')?.t;
+      const t = v ? fromProto(v) : { dims: [1], data: Float64Array.of(0), type: 'float' as RType };
+      const y = zeros(ints(x[0]), t.type);
+      return [{ ...y, data: y.data.fill(t.data[0]) }];
+    }
+    case 'ReduceMean': return [reduce(x[0]!, attr(n, 'axes') ? attrInts(n, 'axes', []) : undefined, attrInt(n, 'keepdims', 1) === 1, true)];
+    case 'ReduceSum': return [reduce(x[0]!, x[1] ? ints(x[1]) : undefined, attrInt(n, 'keepdims', 1) === 1, false)];
+    case 'Conv': return [nn.conv(x[0]!, x[1]!, x[2], convParams())];
+    case 'ConvTranspose': return [nn.convTranspose(x[0]!, x[1]!, x[2], convParams())];
+    case 'Gemm': return [nn.gemm(x[0]!, x[1]!, x[2], attrInt(n, 'transA', 0) === 1, attrInt(n, 'transB', 0) === 1)];
+    case 'MatMul': return [nn.matmul(x[0]!, x[1]!)];
+    case 'MaxPool': return nn.maxPool(x[0]!, attrInts(n, 'kernel_shape', []), attrInts(n, 'strides', [1, 1]), attrInts(n, 'pads', [0, 0, 0, 0]));
+    case 'GlobalAveragePool': return [nn.globalAveragePool(x[0]!)];
+    case 'SoftmaxCrossEntropyLoss':
+      if (attrStr(n, 'reduction', 'mean') !== 'mean') throw new Error('SoftmaxCrossEntropyLoss: only reduction mean');
+      return nn.softmaxCrossEntropy(x[0]!, x[1]!);
+    case 'OneHot':
+      if (attrInt(n, 'axis', -1) !== -1) throw new Error('OneHot: only axis -1');
+      return [nn.oneHot(x[0]!, x[1]!.data[0], x[2]!)];
+    case 'ScatterElements': return [nn.scatterElements(x[0]!, x[1]!, x[2]!, attrInt(n, 'axis', 0), attrStr(n, 'reduction', 'none'))];
+    default: throw new Error(`reference: op ${op} (node ${n.name}) not implemented`);
+  }
+}
+
+/** Evaluates `outputs` (default: the graph outputs) of the model in float64. */
+const decoded = new WeakMap<Uint8Array, onnxProto.onnx.IGraphProto>();
+
+export function evaluate(bytes: Uint8Array, feeds: Record<string, RTensor>, outputs?: string[]): Record<string, RTensor> {
+  let g = decoded.get(bytes);
+  if (!g) decoded.set(bytes, (g = onnx.ModelProto.decode(bytes).graph!));
+  const values = new Map<string, RTensor>();
+  for (const t of g.initializer ?? []) values.set(t.name!, fromProto(t));
+  for (const i of g.input ?? []) {
+    const f = feeds[i.name!];
+    if (!f) throw new Error(`reference: missing feed ${i.name}`);
+    values.set(i.name!, f);
+  }
+  const want = outputs ?? (g.output ?? []).map((o) => o.name!);
+  const producer = new Map<string, Node>();
+  for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  const needed = new Set<Node>();
+  const stack = [...want];
+  while (stack.length) {
+    const n = producer.get(stack.pop()!);
+    if (!n || needed.has(n)) continue;
+    needed.add(n);
+    stack.push(...(n.input ?? []).filter((s) => s));
+  }
+  for (const n of g.node ?? []) {
+    if (!needed.has(n)) continue;
+    const ins = (n.input ?? []).map((s) => {
+      if (!s) return undefined;
+      const v = values.get(s);
+      if (!v) throw new Error(`reference: node ${n.name} reads ${s} before it is computed`);
+      return v;
+    });
+    run(n, ins).forEach((t, k) => n.output![k] && values.set(n.output![k], t));
+  }
+  return Object.fromEntries(want.map((o) => [o, values.get(o)!]));
+}
