@@ -283,7 +283,9 @@ Outcome run_average(const Job& job, const ProgressFn& progress) {
     }
     r.bytes_written += job.tensors[t].numel * kDTypeSize[static_cast<int>(job.out_dtype)];
   }
-  r.chunk_elems = job.chunk_elems > 0 ? job.chunk_elems : kDefaultChunkElems;
+  r.chunk_elems = job.chunk_elems > 0                ? job.chunk_elems
+                  : job.device == Device::Cuda ? kDefaultCudaChunkElems
+                                               : kDefaultCpuChunkElems;
   r.threads = job.device == Device::Cuda ? 1 : job.threads > 0 ? job.threads : num_threads();
   const Chunks chunks(job, r.chunk_elems);
   const size_t stage_bytes = r.chunk_elems * max_es;
