@@ -114,12 +114,18 @@ export interface NativeOptim {
 }
 
 // ---- average family (native/average, bindings/average.cc) -------------------------------------
-// out = Σᵢ λᵢ θᵢ over N checkpoints, tensor by tensor, streamed in chunks through a fixed working
-// set (fp32 accumulator + 2 staging buffers + 1 output chunk: ~4–6 MiB by default) that grows
-// with neither N nor the model. Arithmetic, identical on every CPU level, thread count, chunk size
-// and on CUDA: acc = λ₀·x₀, then acc = fma(λᵢ, xᵢ, acc) for i = 1..N-1 in input order, in fp32
-// (inputs widened exactly; F64 rounded to nearest), then rounded to nearest-even into outDtype.
-// Only NaN payloads may differ between levels/devices.
+// out = Σᵢ λᵢ θᵢ over N checkpoints, tensor by tensor, streamed in chunks (≤ chunk elements of one
+// tensor) through a fixed working set that grows with neither N nor the model:
+//  - CPU, threads ≥ 2 (default: pool size): each worker thread takes the next chunk, preads it input
+//    by input into its own staging buffer and folds it into its own fp32 accumulator while it is in
+//    that core's cache; one worker's reads overlap the others' arithmetic. Memory: threads × ~1.5 MiB.
+//  - CPU, threads = 1, and CUDA: a reader thread preads (chunk, input) pieces into a ring of 4
+//    staging buffers (pinned on CUDA) ahead of one consumer (CPU kernels, or async H2D copies +
+//    kernels on two CUDA streams). Memory: ~6 chunk buffers (CPU 512 KiB each, CUDA 4–8 MiB each).
+// Arithmetic, identical on every CPU level, schedule, thread count, chunk size and on CUDA:
+// acc = λ₀·x₀, then acc = fma(λᵢ, xᵢ, acc) for i = 1..N-1 in input order, in fp32 (inputs widened
+// exactly; F64 rounded to nearest), then rounded to nearest-even into outDtype. Only NaN payloads
+// may differ between levels/devices.
 
 /** Storage dtypes the engine reads. */
 export type AverageDType = 'F32' | 'F16' | 'BF16' | 'F64';
@@ -163,17 +169,18 @@ export interface AverageJob {
   tensors: AverageTensorSpec[];
   /** Default 'cpu'. 'cuda' rejects with `CUDA device not available: …` when there is no GPU. */
   device?: 'cpu' | 'cuda';
-  /** CPU compute partitions per chunk (1..256; results never depend on it). Default: pool size − 1
-   * (at least 1): one core stays free for the reader thread. */
+  /** CPU worker threads, 1..256 (results never depend on it; ignored on CUDA). Default: the pool
+   * size (`info().threads`). 1 = one compute thread fed by a reader thread. */
   threads?: number;
-  /** Bytes of fp32 accumulator per chunk (≥ 64, rounded down to 64; default 1 MiB). Staging
-   * buffers hold the same element count in the input dtype. */
+  /** Bytes of fp32 accumulator per chunk, ≥ 64, rounded down to a multiple of 64 (results never
+   * depend on it). Default 512 KiB on CPU, 4 MiB on CUDA. Staging buffers hold as many elements in
+   * the widest input dtype. */
   chunkBytes?: number;
   /** Default false: a NaN/±inf input value (or an F64 value beyond fp32 range), or an output that
    * overflows outDtype, rejects. true: passes them through and reports the first in the result. */
   allowNonfinite?: boolean;
-  /** Called on the JS thread at most every 50 ms, and once at the end with done === total. A throw
-   * from it rejects the job (after the engine finishes). */
+  /** Called on the JS thread about every 50 ms at most, and once at the end with done === total
+   * (on success). A throw from it rejects the job (once the engine has finished). */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
 }
 

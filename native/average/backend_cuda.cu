@@ -1,5 +1,5 @@
 // CUDA backend of the weight average. Host side: pinned staging slots that the reader thread
-// fills. Device side: two staging buffers, the fp32 accumulator and the output chunk. Each input
+// fills. Device side: a twin of each slot, the fp32 accumulator and the output chunk. Each input
 // chunk is copied on a copy stream while the compute stream folds the previous one in, so the H2D
 // transfer of chunk k+1 overlaps the accumulate kernel of chunk k. The arithmetic is the CPU
 // reference's: __fmul_rn for the first input, __fmaf_rn after, round-to-nearest-even outputs.
@@ -72,12 +72,9 @@ void launch_accumulate(bool first, float* acc, const unsigned char* src, size_t 
   else accumulate_kernel<D, false><<<blocks_for(n), kBlock, 0, s>>>(acc, src, n, w, input, bad);
 }
 
-// Flags read back with each output chunk: lowest bad input and output overflow. Reset by memset:
-// bad_min to bytes 0x7f (kNoBadInput, above any input index), out_bad to 0.
-struct Flags {
-  int bad_min;
-  int out_bad;
-};
+// Two ints read back with each output chunk: [kBadMin] the lowest input with a non-finite value,
+// reset by memset to bytes 0x7f (kNoBadInput, above any input index); [kOutBad] output overflow.
+constexpr int kBadMin = 0, kOutBad = 1;
 constexpr int kNoBadInput = 0x7f7f7f7f;
 
 // Page-locked host memory, so H2D/D2H copies are true DMA and can run asynchronously.
@@ -114,7 +111,7 @@ class Stream {
 // Per staging slot: the pinned buffer the reader fills, its device twin, and the events that
 // order "copy done" before the kernel and "kernel done" before the next copy into the twin.
 struct Slot {
-  Slot(size_t bytes) : host(bytes), device(bytes) {}
+  explicit Slot(size_t bytes) : host(bytes), device(bytes) {}
   PinnedBuffer host;
   DeviceArray<unsigned char> device;
   CudaEvent copied, consumed;
@@ -127,8 +124,8 @@ class CudaBackend final : public Backend {
         acc_(chunk_elems),
         dev_out_(chunk_elems * kDTypeSize[static_cast<int>(out)]),
         host_out_(chunk_elems * kDTypeSize[static_cast<int>(out)]),
-        dev_flags_(1),
-        host_flags_(sizeof(Flags)) {
+        dev_flags_(2),
+        host_flags_(2 * sizeof(int)) {
     for (int s = 0; s < slots; ++s) slots_.push_back(std::make_unique<Slot>(stage_bytes));
     reset_flags();
     RT_CUDA_CHECK(cudaStreamSynchronize(compute_.get()));
@@ -159,7 +156,7 @@ class CudaBackend final : public Backend {
       RT_CUDA_CHECK(cudaEventRecord(slot.copied.get(), copy));
       RT_CUDA_CHECK(cudaStreamWaitEvent(compute, slot.copied.get(), 0));
       const int input = static_cast<int>(item.input);
-      int* bad = &dev_flags_.get()->bad_min;
+      int* bad = dev_flags_.get() + kBadMin;
       const unsigned char* src = slot.device.get();
       switch (dtype) {
         case DType::F16: launch_accumulate<1>(first, acc_.get(), src, item.count, w, input, bad, compute); break;
@@ -182,24 +179,24 @@ class CudaBackend final : public Backend {
       const size_t out_bytes = count * kDTypeSize[static_cast<int>(out_dtype_)];
       convert_kernel<<<blocks_for(count), kBlock, 0, compute>>>(acc_.get(), dev_out_.get(),
                                                                 static_cast<int>(out_dtype_), count,
-                                                                &dev_flags_.get()->out_bad);
+                                                                dev_flags_.get() + kOutBad);
       RT_CUDA_CHECK(cudaGetLastError());
       RT_CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), dev_out_.get(), out_bytes, cudaMemcpyDeviceToHost, compute));
-      RT_CUDA_CHECK(cudaMemcpyAsync(host_flags_.get(), dev_flags_.get(), sizeof(Flags), cudaMemcpyDeviceToHost, compute));
+      RT_CUDA_CHECK(cudaMemcpyAsync(host_flags_.get(), dev_flags_.get(), 2 * sizeof(int), cudaMemcpyDeviceToHost, compute));
       reset_flags();
       RT_CUDA_CHECK(cudaStreamSynchronize(compute));
     } catch (const CudaError& e) {
       throw AverageError(AverageError::Kind::Device, std::string("CUDA: ") + e.what());
     }
-    Flags f;
-    std::memcpy(&f, host_flags_.get(), sizeof f);
-    return ChunkOut{host_out_.get(), f.bad_min == kNoBadInput ? -1 : f.bad_min, f.out_bad != 0};
+    int flags[2];
+    std::memcpy(flags, host_flags_.get(), sizeof flags);
+    return ChunkOut{host_out_.get(), flags[kBadMin] == kNoBadInput ? -1 : flags[kBadMin], flags[kOutBad] != 0};
   }
 
  private:
   void reset_flags() {
-    RT_CUDA_CHECK(cudaMemsetAsync(&dev_flags_.get()->bad_min, 0x7f, sizeof(int), compute_.get()));
-    RT_CUDA_CHECK(cudaMemsetAsync(&dev_flags_.get()->out_bad, 0, sizeof(int), compute_.get()));
+    RT_CUDA_CHECK(cudaMemsetAsync(dev_flags_.get() + kBadMin, 0x7f, sizeof(int), compute_.get()));
+    RT_CUDA_CHECK(cudaMemsetAsync(dev_flags_.get() + kOutBad, 0, sizeof(int), compute_.get()));
   }
 
   DType out_dtype_;
@@ -208,7 +205,7 @@ class CudaBackend final : public Backend {
   DeviceArray<float> acc_;
   DeviceArray<unsigned char> dev_out_;
   PinnedBuffer host_out_;
-  DeviceArray<Flags> dev_flags_;
+  DeviceArray<int> dev_flags_;
   PinnedBuffer host_flags_;
 };
 

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <climits>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -292,7 +292,8 @@ Outcome run_average(const Job& job, const ProgressFn& progress) {
 
   Sink sink(job, outputs, progress, r.bytes_read);
   if (job.device == Device::Cpu && r.threads > 1) {
-    run_chunk_parallel(job, inputs, chunks, stage_bytes, std::min<uint64_t>(r.threads, std::max<uint64_t>(1, chunks.count())), sink);
+    const int workers = static_cast<int>(std::min<uint64_t>(r.threads, std::max<uint64_t>(1, chunks.count())));
+    run_chunk_parallel(job, inputs, chunks, stage_bytes, workers, sink);
   } else {
     auto backend = make_device_backend(job, r.chunk_elems, stage_bytes);
     run_pipelined(job, inputs, chunks, *backend, sink);

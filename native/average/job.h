@@ -40,7 +40,7 @@ struct Job {
   std::vector<Tensor> tensors;
   std::vector<Source> sources;  // tensors.size() * N, tensor-major: sources[t * N + i]
   Device device = Device::Cpu;
-  int threads = 0;               // compute partitions per chunk; 0 = default
+  int threads = 0;               // CPU worker threads (1: pipelined); 0 = rt::num_threads()
   size_t chunk_elems = 0;        // accumulator elements per chunk; 0 = default for the device
   bool allow_nonfinite = false;  // false: a NaN/inf input value or an output overflow is an error
 

@@ -1,6 +1,6 @@
-// The reader side of the engine's double buffering: a thread that walks the job in
-// (tensor, chunk, input) order and preads each piece into the next free staging slot while the
-// compute side folds the previous one into the accumulator. Memory: the slots, nothing else.
+// The reader side of the pipelined engine (CPU with one thread, CUDA): a thread that walks the job
+// in (tensor, chunk, input) order and preads each piece into the next free slot of a small ring
+// of staging buffers while the consumer folds earlier ones into the accumulator. Memory: the slots.
 #pragma once
 
 #include <atomic>

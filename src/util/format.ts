@@ -1,4 +1,5 @@
-// Human-readable numbers for progress lines and reports.
+// Human-readable numbers for progress lines and reports, and the process's peak memory.
+import { readFileSync } from 'node:fs';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -18,7 +19,17 @@ export function formatSeconds(s: number): string {
   return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, '0')}m`;
 }
 
-/** Peak resident set size of this process in bytes (Linux ru_maxrss is in KiB). */
+/**
+ * Peak resident set size of this process in bytes. On Linux, VmHWM of /proc/self/status: unlike
+ * ru_maxrss it starts afresh at exec, so a child spawned by a large parent does not inherit the
+ * parent's peak.
+ */
 export function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux */
+  }
   return process.resourceUsage().maxRSS * 1024;
 }

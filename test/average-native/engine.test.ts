@@ -257,6 +257,28 @@ describe('average: files', () => {
     expect(fs.existsSync(noOut)).toBe(false);
   });
 
+  it('rejects a failed read naming the input, its file and the tensor, in both schedules', async () => {
+    // A directory opens and has a size, but pread on it fails (EISDIR): a read error mid-job.
+    const sub = path.join(dir, 'a-directory');
+    fs.mkdirSync(sub, { recursive: true });
+    const outPath = path.join(dir, 'read-error.bin');
+    fs.writeFileSync(outPath, Buffer.alloc(16));
+    const mem = new Uint8Array(new Float32Array([1, 2]).buffer);
+    for (const threads of [1, 2]) {
+      const job: AverageJob = {
+        inputs: [fx.files[0], sub], outputs: [outPath], weights: [0.5, 0.5], outDtype: 'F32', threads,
+        tensors: [
+          { name: 'fine', numel: 2, outOffset: 0, sources: [{ bytes: mem, dtype: 'F32' }, { bytes: mem, dtype: 'F32' }] },
+          { name: 'broken', numel: 1, outOffset: 8, sources: [{ bytes: mem, dtype: 'F32' }, { path: 1, offset: 0, dtype: 'F32' }] },
+        ],
+      };
+      await expect(nat.average(job)).rejects.toMatchObject({
+        code: 'ERR_AVERAGE_IO', input: 1, tensor: 'broken', path: sub,
+        message: `input 1 (${sub}): tensor "broken": read failed at byte 0: Is a directory`,
+      });
+    }
+  });
+
   it('rejects tensors whose output ranges overlap', async () => {
     const job = makeJob(fx, 'F32', path.join(dir, 'overlap.bin'));
     job.tensors[3].outOffset = job.tensors[2].outOffset + 4;

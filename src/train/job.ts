@@ -1,0 +1,157 @@
+// A training job as plain JSON: everything one run depends on (model, initial weights, data and
+// protocol, hyperparameters, seeds, evaluation, where to write), validated by a zod schema whose
+// failures become one-line errors naming the key. Jobs cross worker and process boundaries as-is.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+
+const posInt = z.number().int().positive();
+const seed = z.number().int().min(0).max(0xffffffff);
+const shape3 = z.tuple([posInt, posInt, posInt]);
+
+/** inputShape / numClasses default to the dataset's; when given they must match it. */
+const modelSchema = z.discriminatedUnion('arch', [
+  z.strictObject({
+    arch: z.literal('mnist_cnn'),
+    width: posInt.optional(),
+    inputShape: shape3.optional(),
+    numClasses: posInt.optional(),
+  }),
+  z.strictObject({
+    arch: z.enum(['resnet18', 'resnet50']),
+    baseWidth: posInt.optional(),
+    batchNorm: z.enum(['frozen', 'train']).optional(),
+    inputShape: shape3.optional(),
+    numClasses: posInt.optional(),
+  }),
+  // An imported ONNX inference model (src/graph/import.ts), split into featurizer/classifier at `split`.
+  z.strictObject({ arch: z.literal('onnx'), path: z.string().min(1), split: z.string().min(1).optional() }),
+]);
+
+const jobSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    model: modelSchema,
+    init: z
+      .strictObject({
+        /** A full checkpoint (every parameter and buffer of the model, strictly) over the seeded init. */
+        checkpoint: z.string().min(1).optional(),
+        /** Its `featurizer.*` parameters (not buffers) replace the init's; other tensors are ignored. */
+        featurizer: z.string().min(1).optional(),
+      })
+      .default({}),
+    data: z.strictObject({
+      /** An openDataset name (mnist, rotated_mnist, ..., folder:<path>). */
+      dataset: z.string().min(1),
+      dataSeed: seed.default(0),
+      /** DomainBed trial_seed: the per-domain 80/20 in/out split. */
+      trialSeed: seed.default(0),
+      /** Held-out test domains (DomainBed test_envs); [] trains on every domain (auxiliary runs). */
+      testEnvs: z.array(z.number().int().min(0)).default([]),
+      /** Single-domain datasets: a fixed test set of `testSize` samples (RandomState(seed).permutation). */
+      holdout: z.strictObject({ testSize: posInt, seed: seed.default(0) }).optional(),
+    }),
+    hparams: z.strictObject({
+      lr: z.number().positive().finite(),
+      weightDecay: z.number().min(0).finite().default(0),
+      /** Dropout on the feature vector (DomainBed's resnet_dropout). */
+      dropout: z.number().min(0).lt(1).default(0),
+      /** Examples per training domain per step (the batch concatenates one draw per domain). */
+      batchPerDomain: posInt,
+      /** Total updates, head-only ones included (MR's N_STEPS: updates 0..steps-1). */
+      steps: posInt,
+      optimizer: z.enum(['adam', 'adamw', 'sgd']).default('adam'),
+      momentum: z.number().min(0).lt(1).default(0),
+      /**
+       * Updates 0..headOnlySteps-1 train the classifier only (featurizer frozen); update
+       * headOnlySteps onwards trains everything with a fresh optimizer. MR's lp_steps = 200
+       * switches after update 200, i.e. headOnlySteps = 201.
+       */
+      headOnlySteps: z.number().int().min(0).default(0),
+    }),
+    seeds: z.strictObject({
+      /** Seeds the init, batch sampling and dropout masks. */
+      runSeed: seed,
+      /** Recorded only (DomainBed hparams_seed). */
+      hparamsSeed: z.number().int().min(0).optional(),
+    }),
+    /** Evaluate (checkpoint) after each update whose index is a multiple of this, and after the last. */
+    evalEvery: posInt.default(100),
+    /**
+     * 'all': every domain's in and out split (DomainBed's records). 'selection': only what selection
+     * and test need: training domains' out splits and the test domains (or holdout).
+     */
+    evalSplits: z.enum(['all', 'selection']).default('all'),
+    evalBatch: posInt.default(256),
+    /** ORT intra-op threads (default: ORT's choice). */
+    threads: posInt.optional(),
+    ep: z.enum(['cpu', 'cuda']).default('cpu'),
+    outDir: z.string().min(1),
+  })
+  .superRefine((j, ctx) => {
+    if (j.hparams.headOnlySteps > j.hparams.steps) {
+      ctx.addIssue({ code: 'custom', path: ['hparams', 'headOnlySteps'], message: `${j.hparams.headOnlySteps} is more than steps (${j.hparams.steps})` });
+    }
+    if (j.hparams.momentum !== 0 && j.hparams.optimizer !== 'sgd') {
+      ctx.addIssue({ code: 'custom', path: ['hparams', 'momentum'], message: `applies to optimizer sgd only (optimizer is ${j.hparams.optimizer})` });
+    }
+    if (new Set(j.data.testEnvs).size !== j.data.testEnvs.length) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'testEnvs'], message: `repeats a domain: [${j.data.testEnvs}]` });
+    }
+    if (j.data.holdout && j.data.testEnvs.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'holdout'], message: 'a holdout test set and test domains (testEnvs) exclude each other' });
+    }
+  });
+
+/** A validated job with every default filled in. */
+export type TrainJob = z.output<typeof jobSchema>;
+/** A job as written by hand or by the pipeline (defaults may be left out). */
+export type TrainJobInput = z.input<typeof jobSchema>;
+export type ModelChoice = TrainJob['model'];
+
+/** One line per problem, `job.<path>: <problem>`, joined with '; '. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): InputError {
+  const parts = issues.map((i) => {
+    const keys = i.code === 'unrecognized_keys' ? (i as { keys: string[] }).keys : null;
+    const path = ['job', ...i.path.map(String), ...(keys ? [keys.join(',')] : [])].join('.');
+    return keys ? `${path}: unknown key` : `${path}: ${i.message}`;
+  });
+  const first = parts[0].indexOf(': ');
+  if (parts.length === 1) return new InputError(parts[0].slice(0, first), parts[0].slice(first + 2));
+  return new InputError('job', parts.join('; '));
+}
+
+/** Validates a job (any JSON value) and fills defaults; throws a one-line InputError naming the key. */
+export function parseJob(value: unknown): TrainJob {
+  const r = jobSchema.safeParse(value);
+  if (!r.success) throw describeIssues(r.error.issues);
+  return r.data;
+}
+
+/** Reads and validates a job file (JSON). */
+export function loadJobFile(path: string): TrainJob {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, `cannot read job file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(path, `not JSON: ${(e as Error).message}`);
+  }
+  try {
+    return parseJob(value);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(path, e.message);
+    throw e;
+  }
+}
+
+/** The job as recorded inside checkpoints: where it was written is not part of what was computed. */
+export function jobRecord(job: TrainJob): Omit<TrainJob, 'outDir'> {
+  const { outDir: _outDir, ...rest } = job;
+  return rest;
+}

@@ -1,0 +1,247 @@
+// Runs one TrainJob: a head-only phase (frozen featurizer, its own optimizer) then full
+// fine-tuning with a fresh optimizer, the native optimizer stepping the persistent parameter
+// arrays that the ORT sessions read, checkpoints by training-domain validation (strict ">", so
+// the earliest best wins), and every output written atomically with the `done` marker last.
+import { join } from 'node:path';
+import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
+import { describeDataset } from '../data/dataset.js';
+import { InputError } from '../errors.js';
+import { ForwardSession, TrainingSession, type Model, type ModelSpec } from '../graph/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { seedHash } from '../util/seed.js';
+import { Adam, AdamW, SGD } from './optim.js';
+import { cloneParams, copyParams, firstNonFinite, OUTPUTS, prepareOutDir, writeCheckpoint, type Params } from './checkpoint.js';
+import { jobRecord, parseJob, type TrainJob, type TrainJobInput } from './job.js';
+import { evaluate, planData, type DomainScores, type RunData } from './run-data.js';
+import { buildRunModel } from './run-model.js';
+
+export type PhaseName = 'head' | 'full';
+
+/** One line of metrics.jsonl: a checkpoint. */
+export interface MetricsRecord {
+  /** Index of the update after which it was taken (0-based). */
+  readonly step: number;
+  readonly phase: PhaseName;
+  /** Mean training loss over the updates since the previous checkpoint (DomainBed's record). */
+  readonly loss: number;
+  readonly val: number;
+  readonly test: number | null;
+  readonly testFull: number | null;
+  readonly holdout?: number;
+  readonly domains: DomainScores[];
+  /** Timing: seconds since training started, training throughput since the previous checkpoint. */
+  readonly seconds: number;
+  readonly stepsPerSec: number;
+  readonly evalSeconds: number;
+}
+
+export type TrainProgress =
+  | { readonly kind: 'step'; readonly step: number; readonly steps: number; readonly phase: PhaseName; readonly loss: number; readonly stepsPerSec: number; readonly etaSeconds: number }
+  | { readonly kind: 'checkpoint'; readonly record: MetricsRecord; readonly best: boolean };
+
+export interface RunOptions {
+  onProgress?: (p: TrainProgress) => void;
+  /** Use this dataset instead of opening job.data.dataset (an in-memory task); its name must match. */
+  dataset?: DomainDataset;
+  /** Checked between updates: an aborted run stops without a `done` marker. */
+  signal?: AbortSignal;
+}
+
+/** The scores of a checkpoint without its timings (the part that is reproducible). */
+export type CheckpointScores = Omit<MetricsRecord, 'seconds' | 'stepsPerSec' | 'evalSeconds'>;
+
+/** result.json. */
+export interface RunResult {
+  readonly status: 'done' | 'diverged';
+  /** Why a diverged run stopped. */
+  readonly message?: string;
+  readonly outDir: string;
+  readonly job: TrainJob;
+  readonly model: ModelSpec;
+  readonly dataset: { name: string; domainbedName: string; domains: string[]; classes: string[]; trainDomains: string[]; testDomains: string[]; holdoutSize: number | null };
+  readonly seeds: { dataSeed: number; trialSeed: number; hparamsSeed: number | null; runSeed: number };
+  /** Updates completed (a diverged run stops before applying the failing one). */
+  readonly stepsDone: number;
+  readonly best: CheckpointScores | null;
+  readonly last: CheckpointScores | null;
+  readonly timings: { setupSeconds: number; trainSeconds: number; evalSeconds: number; writeSeconds: number; totalSeconds: number; stepsPerSec: number };
+  /** Output files present (paths inside outDir). */
+  readonly files: string[];
+}
+
+type Optimizer = SGD | Adam;
+
+interface Phase {
+  readonly name: PhaseName;
+  readonly session: TrainingSession;
+  /** Parameters with gradients, in the graph's order (= the optimizer's). */
+  readonly names: string[];
+  readonly optimizer: Optimizer;
+}
+
+function makeOptimizer(h: TrainJob['hparams'], params: Float32Array[]): Optimizer {
+  if (h.optimizer === 'sgd') return new SGD(params, { lr: h.lr, momentum: h.momentum, weightDecay: h.weightDecay });
+  if (h.optimizer === 'adamw') return new AdamW(params, { lr: h.lr, weightDecay: h.weightDecay });
+  return new Adam(params, { lr: h.lr, weightDecay: h.weightDecay });
+}
+
+/** A phase's training graph and a fresh optimizer over exactly the parameters it differentiates. */
+async function startPhase(name: PhaseName, model: Model, params: Params, job: TrainJob): Promise<Phase> {
+  const frozen = name === 'head' ? new Set(model.params.filter((p) => p.group === 'featurizer' && p.kind === 'param').map((p) => p.name)) : undefined;
+  const session = await TrainingSession.create(model, params, { frozen, dropoutP: job.hparams.dropout, threads: job.threads, executionProvider: job.ep });
+  const names = session.graph.grads;
+  return { name, session, names, optimizer: makeOptimizer(job.hparams, names.map((n) => params.get(n)!)) };
+}
+
+const now = () => performance.now() / 1000;
+const scoresOf = ({ seconds: _s, stepsPerSec: _r, evalSeconds: _e, ...rest }: MetricsRecord): CheckpointScores => rest;
+
+/** Whether checkpoint `step` is one: step index a multiple of evalEvery, or the last step. */
+export function isCheckpointStep(step: number, job: TrainJob): boolean {
+  return step % job.evalEvery === 0 || step === job.hparams.steps - 1;
+}
+
+/** Runs a job to completion (or divergence); writes its outputs; resolves to result.json's content. */
+export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions = {}): Promise<RunResult> {
+  const t0 = now();
+  const job = parseJob(input);
+  if (opts.dataset && opts.dataset.name !== job.data.dataset) {
+    throw new InputError('job.data.dataset', `'${job.data.dataset}' but the dataset given is '${opts.dataset.name}'`);
+  }
+  // Everything that can reject the input happens before outDir is touched.
+  const ds = opts.dataset ?? (await openDataset(job.data.dataset, { dataSeed: job.data.dataSeed }));
+  const data = planData(job, ds);
+  const { model, params } = await buildRunModel(job, ds);
+  prepareOutDir(job.outDir);
+
+  const loader = createLoader(ds);
+  const out = (f: string) => join(job.outDir, f);
+  const h = job.hparams;
+  const record = jobRecord(job);
+  const seeds = { dataSeed: job.data.dataSeed, trialSeed: job.data.trialSeed, hparamsSeed: job.seeds.hparamsSeed ?? null, runSeed: job.seeds.runSeed };
+  const meta = (scores: CheckpointScores) => ({ format: 'ratatouille-train/1', job: record, step: scores.step, scores, seeds });
+  const records: MetricsRecord[] = [];
+  const bestParams = cloneParams(params);
+  let best: CheckpointScores | null = null;
+  let failure: string | null = null;
+  let phase: Phase | null = null;
+  let stepsDone = 0;
+  const time = { setup: 0, train: 0, eval: 0, write: 0 };
+  const fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
+  try {
+    const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed });
+    const predict = (b: { x: Float32Array }) => fwd.logits(b.x);
+    time.setup = now() - t0;
+    let lossSum = 0;
+    let lossCount = 0;
+    let intervalTrain = 0;
+    for (let t = 0; t < h.steps; t++) {
+      if (opts.signal?.aborted) throw new InputError('training', `cancelled at step ${t}`);
+      const want: PhaseName = t < h.headOnlySteps ? 'head' : 'full';
+      if (phase?.name !== want) {
+        await phase?.session.release();
+        phase = null;
+        phase = await startPhase(want, model, params, job);
+      }
+      const ts = now();
+      const batch = (await stream.next())!;
+      const { loss, grads } = await phase.session.step(batch.x, batch.y, seedHash(job.seeds.runSeed, 'dropout', t));
+      if (!Number.isFinite(loss)) {
+        failure = `loss is ${loss} at step ${t} (${phase.name} phase)`;
+        break;
+      }
+      phase.optimizer.step(phase.names.map((n) => grads.get(n)!));
+      stepsDone = t + 1;
+      const dt = now() - ts;
+      time.train += dt;
+      intervalTrain += dt;
+      lossSum += loss;
+      lossCount++;
+      const rate = stepsDone / time.train;
+      opts.onProgress?.({ kind: 'step', step: t, steps: h.steps, phase: phase.name, loss, stepsPerSec: rate, etaSeconds: (h.steps - stepsDone) / rate });
+      if (!isCheckpointStep(t, job)) continue;
+
+      const bad = firstNonFinite(params);
+      if (bad) {
+        failure = `weights are not finite after step ${t} (${phase.name} phase): ${bad}`;
+        break;
+      }
+      const te = now();
+      const s = await evaluate(loader, data, predict, { batchSize: job.evalBatch, splits: job.evalSplits, augmentSeed: job.seeds.runSeed });
+      const evalSeconds = now() - te;
+      time.eval += evalSeconds;
+      const rec: MetricsRecord = {
+        step: t,
+        phase: phase.name,
+        loss: lossSum / lossCount,
+        val: s.val,
+        test: s.test,
+        testFull: s.testFull,
+        ...(s.holdout !== undefined ? { holdout: s.holdout } : {}),
+        domains: s.domains,
+        seconds: now() - t0 - time.setup,
+        stepsPerSec: lossCount / intervalTrain,
+        evalSeconds,
+      };
+      lossSum = lossCount = intervalTrain = 0;
+      records.push(rec);
+      const improved = best === null || rec.val > best.val || (Number.isNaN(best.val) && !Number.isNaN(rec.val));
+      const tw = now();
+      writeFileAtomic(out(OUTPUTS.metrics), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      if (improved) {
+        best = scoresOf(rec);
+        copyParams(bestParams, params);
+        writeCheckpoint(out(OUTPUTS.weights), model, bestParams, meta(best));
+      }
+      time.write += now() - tw;
+      opts.onProgress?.({ kind: 'checkpoint', record: rec, best: improved });
+    }
+
+    const last = records.length ? scoresOf(records[records.length - 1]) : null;
+    const tw = now();
+    if (!failure) {
+      writeCheckpoint(out(OUTPUTS.last), model, params, meta(last!));
+      writeFileAtomic(out(OUTPUTS.onnx), model.exportGraph(bestParams).bytes);
+    }
+    time.write += now() - tw;
+    const info = describeDataset(ds);
+    const result: RunResult = {
+      status: failure ? 'diverged' : 'done',
+      ...(failure ? { message: `${failure}; ${best ? `weights.safetensors holds step ${best.step}` : 'no checkpoint was written'}` } : {}),
+      outDir: job.outDir,
+      job,
+      model: model.spec,
+      dataset: {
+        name: info.name,
+        domainbedName: info.domainbedName,
+        domains: [...ds.domains],
+        classes: [...ds.classes],
+        trainDomains: data.trainDomains.map((d) => ds.domains[d]),
+        testDomains: data.testDomains.map((d) => ds.domains[d]),
+        holdoutSize: data.holdout?.length ?? null,
+      },
+      seeds,
+      stepsDone,
+      best,
+      last,
+      timings: {
+        setupSeconds: time.setup,
+        trainSeconds: time.train,
+        evalSeconds: time.eval,
+        writeSeconds: time.write,
+        totalSeconds: now() - t0,
+        stepsPerSec: time.train > 0 ? stepsDone / time.train : 0,
+      },
+      files: [...(best ? [OUTPUTS.weights] : []), ...(failure ? [] : [OUTPUTS.last, OUTPUTS.onnx]), ...(records.length ? [OUTPUTS.metrics] : []), OUTPUTS.result],
+    };
+    writeFileAtomic(out(OUTPUTS.result), JSON.stringify(result, null, 2) + '\n');
+    if (!failure) writeFileAtomic(out(OUTPUTS.done), 'done\n');
+    return result;
+  } finally {
+    await phase?.session.release();
+    await fwd.release();
+    await loader.close();
+  }
+}
+
+export type { RunData };
