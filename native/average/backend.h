@@ -42,6 +42,17 @@ HostBuffer host_buffer(size_t bytes);
 #ifdef RT_WITH_CUDA
 // Throws AverageError(Kind::Device) when no device can be used.
 std::unique_ptr<Backend> make_cuda_backend(size_t chunk_elems, size_t stage_bytes, int slots, DType out);
+
+// Device-only timing of the accumulate kernel, for benchmarks (native/bench/gpu_check): one fold
+// of `inputs` passes over a device-resident array of `elems` values of `dtype` into the fp32
+// accumulator (the first pass initialises it, as for input 0), repeated after one warm-up.
+// bytes: what one fold must move (each pass reads the input, later passes read the accumulator,
+// every pass writes it). Throws rt::CudaError.
+struct KernelTiming {
+  double median_ms = 0, min_ms = 0;
+  double bytes = 0;
+};
+KernelTiming cuda_accumulate_timing(DType dtype, size_t elems, int inputs, int repeats);
 #endif
 
 }  // namespace rt::average

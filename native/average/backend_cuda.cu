@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <vector>
 
 #include "average/backend.h"
 #include "common/cuda_buffer.h"
@@ -218,6 +220,41 @@ std::unique_ptr<Backend> make_cuda_backend(size_t chunk_elems, size_t stage_byte
   } catch (const CudaError& e) {
     throw AverageError(AverageError::Kind::Device, std::string("CUDA device not available: ") + e.what());
   }
+}
+
+KernelTiming cuda_accumulate_timing(DType dtype, size_t elems, int inputs, int repeats) {
+  if (elems == 0 || inputs < 1 || repeats < 1) throw std::invalid_argument("cuda_accumulate_timing: empty run");
+  RT_CUDA_CHECK(cudaSetDevice(0));
+  const size_t es = kDTypeSize[static_cast<int>(dtype)];
+  DeviceArray<unsigned char> src(elems * es);
+  DeviceArray<float> acc(elems);
+  DeviceArray<int> bad(1);
+  // Bytes 0x3c make finite values in every dtype, so the kernel takes its common path.
+  RT_CUDA_CHECK(cudaMemset(src.get(), 0x3c, elems * es));
+  RT_CUDA_CHECK(cudaMemset(bad.get(), 0x7f, sizeof(int)));
+  CudaEvent start, stop;
+  std::vector<double> ms;
+  for (int r = 0; r <= repeats; ++r) {
+    RT_CUDA_CHECK(cudaEventRecord(start.get()));
+    for (int i = 0; i < inputs; ++i) {
+      switch (dtype) {
+        case DType::F16: launch_accumulate<1>(i == 0, acc.get(), src.get(), elems, 0.125f, i, bad.get(), 0); break;
+        case DType::BF16: launch_accumulate<2>(i == 0, acc.get(), src.get(), elems, 0.125f, i, bad.get(), 0); break;
+        case DType::F64: launch_accumulate<3>(i == 0, acc.get(), src.get(), elems, 0.125f, i, bad.get(), 0); break;
+        default: launch_accumulate<0>(i == 0, acc.get(), src.get(), elems, 0.125f, i, bad.get(), 0); break;
+      }
+      RT_CUDA_CHECK(cudaGetLastError());
+    }
+    RT_CUDA_CHECK(cudaEventRecord(stop.get()));
+    const double t = elapsed_ms(start, stop);
+    if (r > 0) ms.push_back(t);  // r == 0 warms up
+  }
+  std::sort(ms.begin(), ms.end());
+  KernelTiming k;
+  k.min_ms = ms.front();
+  k.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  k.bytes = static_cast<double>(elems) * (static_cast<double>(inputs) * (es + 4) + 4.0 * (inputs - 1));
+  return k;
 }
 
 }  // namespace rt::average

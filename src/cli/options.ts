@@ -34,3 +34,10 @@ export function parseCount(option: string, value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InputError(option, `must be positive (got ${JSON.stringify(value)})`);
   return n;
 }
+
+/** A finite number ("1e-3", "0.5"); range checks are left to the consumer's schema. */
+export function parseNumberOption(option: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InputError(option, `must be a number (got ${JSON.stringify(value)})`);
+  return n;
+}

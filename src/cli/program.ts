@@ -6,6 +6,14 @@ import { averageCommand } from './commands/average.js';
 import { benchCommand } from './commands/bench.js';
 import { infoCommand } from './commands/info.js';
 import { dataCommand } from './commands/data.js';
+import { trainCommand } from './commands/train.js';
+import { evalCommand } from './commands/eval.js';
+import { auxCommand } from './commands/aux.js';
+import { sweepCommand } from './commands/sweep.js';
+import { selectCommand } from './commands/select.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+import { demoCommand } from './commands/demo.js';
 
 
 import { VERSION } from '../version.js';
@@ -18,7 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of [infoCommand(), averageCommand(), dataCommand(), benchCommand()]) program.addCommand(cmd);
+  for (const cmd of [infoCommand(), averageCommand(), dataCommand(), trainCommand(), evalCommand(), benchCommand(), auxCommand(), sweepCommand(), selectCommand(), reportCommand(), runCommand(), demoCommand()]) program.addCommand(cmd);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

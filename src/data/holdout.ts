@@ -3,6 +3,7 @@
 // test set, the rest train; both returned sorted so batches read the source in order.
 
 import { RandomState } from '../util/numpy-random.js';
+import { HOLDOUT_FRACTION } from './protocol.js';
 
 export function holdoutSplit(n: number, testSize: number, seed: number): { train: Int32Array; test: Int32Array } {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`holdoutSplit: n must be a non-negative integer, got ${n}`);
@@ -13,4 +14,9 @@ export function holdoutSplit(n: number, testSize: number, seed: number): { train
   const test = perm.slice(0, testSize).sort();
   const train = perm.slice(testSize).sort();
   return { train, test };
+}
+
+/** Test samples of the holdout of n samples: DomainBed's 20% (2,000 of the 10,000 digits). */
+export function holdoutTestSize(n: number): number {
+  return Math.floor(n * HOLDOUT_FRACTION);
 }

@@ -5,7 +5,8 @@ import { InputError } from '../errors.js';
 import { emitBackward, gradName, nodesFor } from './autodiff.js';
 import type { IRNode, Net } from './ir.js';
 import { numel } from './ir.js';
-import type { LowerCtx, Mode } from './op.js';
+import type { LowerCtx, Mode, Tuning } from './op.js';
+import { DEFAULT_TUNING } from './op.js';
 import { OnnxEmitter } from './onnx-builder.js';
 import { opDef } from './ops/index.js';
 
@@ -16,6 +17,8 @@ export interface NetRoles {
   y: string;
   logits: string;
   loss: string;
+  /** Further values the training graph outputs under the given names (e.g. per-member losses). */
+  outputs?: { name: string; value: string }[];
 }
 
 export const LOGITS = 'logits';
@@ -31,6 +34,8 @@ export interface TrainingGraphOptions {
   logits?: boolean;
   /** Extra non-parameter values to differentiate (tests: 'x'); output grad.<value>. */
   gradInputs?: string[];
+  /** Formulation overrides (A/B benchmarks, tests); the defaults are the measured fastest. */
+  tuning?: Partial<Tuning>;
 }
 
 /** A per-step dropout mask input: float [N, ...perExample], 0 or 1/(1-p). */
@@ -56,7 +61,10 @@ export interface TrainingGraph extends CompiledGraph {
 class Lowering implements LowerCtx {
   readonly masks: MaskInput[] = [];
   readonly updates: string[] = [];
-  constructor(readonly e: OnnxEmitter, readonly net: Net, readonly mode: Mode, readonly dropoutP: number) {}
+  readonly tuning: Readonly<Tuning>;
+  constructor(readonly e: OnnxEmitter, readonly net: Net, readonly mode: Mode, readonly dropoutP: number, tuning: Partial<Tuning> = {}) {
+    this.tuning = { ...DEFAULT_TUNING, ...tuning };
+  }
 
   randomInput(name: string, perExample: number[], p: number): string {
     this.masks.push({ name, perExample, p });
@@ -108,12 +116,13 @@ export function compileTraining(r: NetRoles, opts: TrainingGraphOptions = {}): T
   for (const v of opts.gradInputs ?? []) net.value(v);
 
   const e = new OnnxEmitter(opts.batch ?? 'N');
-  const c = new Lowering(e, net, 'train', dropoutP(opts.dropoutP));
+  const c = new Lowering(e, net, 'train', dropoutP(opts.dropoutP), opts.tuning);
   const nodes = nodesFor(net, [r.loss, ...(opts.logits ? [r.logits] : [])]);
   c.lower(nodes);
   emitBackward(c, nodes, r.loss, new Set([...trainable, ...(opts.gradInputs ?? [])]));
 
   e.output(r.loss, 'float', []);
+  for (const o of r.outputs ?? []) e.output(e.node('Identity', [o.value], o.name), 'float', net.shape(o.value));
   if (opts.logits) outputLogits(e, r);
   for (const v of [...trainable, ...(opts.gradInputs ?? [])]) e.output(gradName(v), 'float', net.shape(v));
   for (const b of c.updates) e.output(`next.${b}`, 'float', net.shape(b));
@@ -121,9 +130,9 @@ export function compileTraining(r: NetRoles, opts: TrainingGraphOptions = {}): T
 }
 
 /** Evaluation graph: x (+ parameters as inputs, unless `weights` bakes them in) → logits. */
-export function compileForward(r: NetRoles, opts: { batch?: number | 'N'; weights?: ReadonlyMap<string, Float32Array> } = {}): CompiledGraph {
+export function compileForward(r: NetRoles, opts: { batch?: number | 'N'; weights?: ReadonlyMap<string, Float32Array>; tuning?: Partial<Tuning> } = {}): CompiledGraph {
   const e = new OnnxEmitter(opts.batch ?? 'N');
-  const c = new Lowering(e, r.net, 'eval', 0);
+  const c = new Lowering(e, r.net, 'eval', 0, opts.tuning);
   c.lower(nodesFor(r.net, [r.logits]), opts.weights);
   outputLogits(e, r);
   return { bytes: e.toBytes(opts.weights ? 'model' : 'forward'), nodeCount: e.nodeCount };

@@ -68,6 +68,14 @@ export class OnnxEmitter {
     return this.constant(`const/i64/${v.join(',')}`, () => ({ dims: [v.length], dataType: ELEM.int64, int64Data: v }));
   }
 
+  /** A 1-D int64 constant made once per key (e.g. gather indices shared by same-shaped layers). */
+  constI64(key: string, make: () => number[]): string {
+    return this.constant(`const/${key}`, () => {
+      const v = make();
+      return { dims: [v.length], dataType: ELEM.int64, int64Data: v };
+    });
+  }
+
   /** A float32 constant tensor, made once per key (e.g. the one-hot im2col kernel). */
   constTensor(key: string, dims: number[], make: () => Float32Array): string {
     return this.constant(`const/${key}`, () => tensor(dims, 'float', make()));

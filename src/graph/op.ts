@@ -7,12 +7,28 @@ import type { OnnxEmitter } from './onnx-builder.js';
 /** 'train': batch statistics, dropout active; 'eval': running statistics, dropout off. */
 export type Mode = 'train' | 'eval';
 
+/**
+ * Formulation choices of the lowering, all exact (gradient-tested) and differing only in speed on
+ * ORT CPU; the defaults are the measured fastest (src/bench/train.ts keeps the A/B numbers).
+ */
+export interface Tuning {
+  /** Conv2d dW: 'gather' = NHWC-row Gather im2col + one Gemm; 'onehot' = one-hot Conv im2col + MatMul; 'auto' picks per layer. */
+  convWeightGrad: 'auto' | 'gather' | 'onehot';
+  /** GroupNorm / BatchNorm: 'fused' = LayerNormalization forward, sums-based backward; 'decomposed' = ReduceMean chains. */
+  norm: 'fused' | 'decomposed';
+  /** ReLU backward: 'mul' = dY·float(Y>0); 'where' = Where(Y>0, dY, 0). */
+  reluGrad: 'mul' | 'where';
+}
+
+export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', norm: 'fused', reluGrad: 'mul' };
+
 export interface LowerCtx {
   readonly e: OnnxEmitter;
   readonly net: Net;
   readonly mode: Mode;
   /** Dropout probability applied by Dropout nodes in 'train' mode. */
   readonly dropoutP: number;
+  readonly tuning: Readonly<Tuning>;
   /** Declares a per-step float input fed by the session (dropout masks); returns its name. */
   randomInput(name: string, perExampleShape: number[], p: number): string;
   /** Declares an output `next.<buffer>` for the buffer's updated value; returns the name to produce. */

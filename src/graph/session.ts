@@ -13,11 +13,22 @@ import type { ParamSpec } from './ir.js';
 import { numel } from './ir.js';
 import type { Model } from './models/index.js';
 import { fillDropoutMask } from './ops/dropout.js';
+import type { ProfileSummary } from './profile.js';
+import { takeProfile } from './profile.js';
 
 export interface SessionOptions {
   /** ORT intra-op threads (default: ORT's choice, all cores). */
   threads?: number;
   executionProvider?: 'cpu' | 'cuda';
+  /** Whether idle intra-op threads spin between kernels (ORT's default: true). */
+  spinning?: boolean;
+  /** Turns on ORT's profiler, writing `<profile>_<timestamp>.json` (read it with takeProfile). */
+  profile?: string;
+}
+
+/** The onnxruntime-node version in use. */
+export function ortVersion(): string {
+  return ort.env.versions.common ?? 'unknown';
 }
 
 function cudaProviderPath(): string {
@@ -41,6 +52,8 @@ export async function createSession(bytes: Uint8Array, o: SessionOptions = {}): 
     executionMode: 'sequential',
     interOpNumThreads: 1,
     ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+    ...(o.spinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } } }),
+    ...(o.profile ? { enableProfiling: true, profileFilePrefix: o.profile } : {}),
   };
   try {
     return await ort.InferenceSession.create(bytes, options);
@@ -51,7 +64,7 @@ export async function createSession(bytes: Uint8Array, o: SessionOptions = {}): 
 }
 
 /** Wraps each parameter's array once; checks names, sizes and that ORT shares the memory. */
-function wrapParams(specs: ParamSpec[], params: ReadonlyMap<string, Float32Array>): Record<string, ort.Tensor> {
+export function wrapParams(specs: ParamSpec[], params: ReadonlyMap<string, Float32Array>): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const p of specs) {
     const data = params.get(p.name);
@@ -64,7 +77,7 @@ function wrapParams(specs: ParamSpec[], params: ReadonlyMap<string, Float32Array
   return out;
 }
 
-function batchOf(x: Float32Array, inputShape: readonly number[], where: string): number {
+export function batchOf(x: Float32Array, inputShape: readonly number[], where: string): number {
   const per = numel([...inputShape]);
   const n = x.length / per;
   if (!Number.isInteger(n) || n < 1) throw new InputError(where, `x has ${x.length} values, not a multiple of [${inputShape}] (${per})`);
@@ -126,6 +139,12 @@ export class TrainingSession {
     const grads = new Map(this.graph.grads.map((p) => [p, out[`grad.${p}`].data as Float32Array]));
     const logits = out[LOGITS];
     return { loss: (out['loss'].data as Float32Array)[0], grads, ...(logits ? { logits: logits.data as Float32Array } : {}) };
+  }
+
+  /** Stops ORT's profiler (SessionOptions.profile) and returns where the time went, dropping `skipRuns` warm-up runs. */
+  endProfile(prefix: string, skipRuns = 0): ProfileSummary {
+    this.session.endProfiling();
+    return takeProfile(prefix, skipRuns);
   }
 
   /** The ort.Tensor fed for a parameter; its `data` is the caller's array itself. */

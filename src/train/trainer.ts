@@ -12,7 +12,7 @@ import { seedHash } from '../util/seed.js';
 import { Adam, AdamW, SGD } from './optim.js';
 import { cloneParams, copyParams, firstNonFinite, OUTPUTS, prepareOutDir, writeCheckpoint, type Params } from './checkpoint.js';
 import { jobRecord, parseJob, type TrainJob, type TrainJobInput } from './job.js';
-import { evaluate, planData, type DomainScores, type RunData } from './run-data.js';
+import { evaluate, planData, type DomainScores } from './run-data.js';
 import { buildRunModel } from './run-model.js';
 
 export type PhaseName = 'head' | 'full';
@@ -244,4 +244,3 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   }
 }
 
-export type { RunData };

@@ -3,6 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import type { TrainingGraph } from '../../src/graph/compile.js';
 import { compileTraining } from '../../src/graph/compile.js';
+import type { Tuning } from '../../src/graph/op.js';
 import { Rng } from '../../src/graph/init.js';
 import { Net, numel } from '../../src/graph/ir.js';
 import { crossEntropy, flatten } from '../../src/graph/ops/index.js';
@@ -23,14 +24,14 @@ export interface OpCase {
 }
 
 /** x → build → (flatten) → CE, differentiated w.r.t. every parameter and x. */
-export function opCase(input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number; seed?: number } = {}): OpCase {
+export function opCase(input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number; seed?: number; tuning?: Partial<Tuning> } = {}): OpCase {
   const net = new Net();
   const x = net.input('x', ['N', ...input.slice(1)]);
   const y = net.input('y', ['N'], 'label');
   let h = build(net, x);
   if (net.shape(h).length > 2) h = flatten(net, 'head.flatten', h);
   const loss = crossEntropy(net, 'loss', h, y);
-  const graph = compileTraining({ net, x, y, logits: h, loss }, { gradInputs: ['x'], dropoutP: o.dropoutP, logits: true });
+  const graph = compileTraining({ net, x, y, logits: h, loss }, { gradInputs: ['x'], dropoutP: o.dropoutP, logits: true, tuning: o.tuning });
   const rng = new Rng(o.seed ?? 7, 'feeds');
   const f32 = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
   const floats = new Map<string, { dims: number[]; data: Float32Array }>();

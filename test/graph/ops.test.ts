@@ -3,12 +3,21 @@
 import { describe, expect, it } from 'vitest';
 import { compileTraining } from '../../src/graph/compile.js';
 import { Net } from '../../src/graph/ir.js';
-import type { OpDef } from '../../src/graph/op.js';
+import type { OpDef, Tuning } from '../../src/graph/op.js';
 import { OPS } from '../../src/graph/ops/index.js';
 import { add, batchNorm, conv2d, crossEntropy, dropout, globalAvgPool, groupNorm, linear, maxPool, relu, reshape } from '../../src/graph/ops/index.js';
 import type { OpCase } from './helpers.js';
-import { finiteDifferenceErrors, opCase, referenceFeeds, relErr, runOrt } from './helpers.js';
+import { finiteDifferenceErrors, opCase as makeCase, referenceFeeds, relErr, runOrt } from './helpers.js';
 import { evaluate } from './reference/eval.js';
+
+// Every case runs under the default formulations and under the alternatives (Tuning), so each
+// lowering and backward rule the compiler can emit is checked.
+const TUNINGS: Record<string, Partial<Tuning>> = {
+  default: {},
+  alternative: { convWeightGrad: 'gather', norm: 'decomposed', reluGrad: 'where' },
+};
+let tuning: Partial<Tuning> = {};
+const opCase = (input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number } = {}) => makeCase(input, build, { ...o, tuning });
 
 const cases: Record<string, () => OpCase> = {
   'conv 3×3 s1 p1 (batched dW)': () => opCase([2, 3, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, pad: 1 })),
@@ -21,6 +30,8 @@ const cases: Record<string, () => OpCase> = {
   'conv 7×7 s2 p3 (stem)': () => opCase([2, 3, 9, 9], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 7, stride: 2, pad: 3, bias: false })),
   'conv Co > Ho·Wo (Gemm dW)': () => opCase([2, 3, 3, 3], (n, x) => conv2d(n, 'featurizer.c', x, { out: 16, k: 3, pad: 1 })),
   'conv strided Co > Ho·Wo (Gemm dW)': () => opCase([2, 3, 4, 4], (n, x) => conv2d(n, 'featurizer.c', x, { out: 8, k: 3, stride: 2, pad: 1 })),
+  'conv 16 channels s1 (auto: gather dW)': () => opCase([2, 16, 5, 4], (n, x) => conv2d(n, 'featurizer.c', x, { out: 3, k: 3, pad: 1 })),
+  'conv 16 channels s2 p1, even (auto: gather dW)': () => opCase([2, 16, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 3, k: 3, stride: 2, pad: 1 })),
   'conv groups 2': () => opCase([2, 4, 5, 5], (n, x) => conv2d(n, 'featurizer.c', x, { out: 6, k: 3, pad: 1, groups: 2 })),
   'conv depthwise': () => opCase([2, 4, 5, 5], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, pad: 1, groups: 4 })),
   'conv depthwise s2': () => opCase([2, 4, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, stride: 2, pad: 1, groups: 4 })),
@@ -28,6 +39,8 @@ const cases: Record<string, () => OpCase> = {
   'linear no bias': () => opCase([3, 5], (n, x) => linear(n, 'classifier', x, 4, false)),
   relu: () => opCase([3, 2, 3, 3], (n, x) => relu(n, 'r', conv2d(n, 'featurizer.c', x, { out: 3, k: 3, pad: 1 }))),
   groupNorm: () => opCase([2, 4, 3, 3], (n, x) => groupNorm(n, 'featurizer.gn', x, 2)),
+  'conv → relu → groupNorm (MNIST block)': () =>
+    opCase([3, 2, 4, 4], (n, x) => groupNorm(n, 'featurizer.gn', relu(n, 'r', conv2d(n, 'featurizer.c', x, { out: 4, k: 3, pad: 1 })), 2)),
   'batchNorm frozen': () => opCase([2, 3, 4, 4], (n, x) => batchNorm(n, 'featurizer.bn', x, 'frozen')),
   'batchNorm train': () => opCase([3, 3, 4, 4], (n, x) => batchNorm(n, 'featurizer.bn', x, 'train')),
   'maxPool 3×3 s2 p1, odd': () => opCase([2, 2, 7, 7], (n, x) => maxPool(n, 'mp', x, 3, 2, 1)),
@@ -45,17 +58,21 @@ const FD_TOL = 1e-6;
 // ORT computes in fp32: measured round-off on these sizes is ≤ ~2e-7 relative; 1e-5 leaves margin.
 const ORT_TOL = 1e-5;
 
-describe('op backward rules', () => {
-  for (const [name, make] of Object.entries(cases)) {
+describe.each(Object.entries(TUNINGS))('op backward rules (%s formulations)', (_, t) => {
+  const make = (name: string) => {
+    tuning = t;
+    return cases[name]();
+  };
+  for (const name of Object.keys(cases)) {
     it(`${name}: float64 finite differences`, () => {
-      const c = make();
+      const c = make(name);
       const errs = finiteDifferenceErrors(c);
       expect(errs.size).toBe(c.graph.grads.length + 1);
       for (const [v, err] of errs) expect(err, `${name}: grad.${v}`).toBeLessThan(FD_TOL);
     });
 
     it(`${name}: ORT fp32 agrees with the float64 reference`, async () => {
-      const c = make();
+      const c = make(name);
       const ref = evaluate(c.graph.bytes, referenceFeeds(c.feeds));
       const got = await runOrt(c.graph.bytes, c.feeds);
       for (const [k, r] of Object.entries(ref)) expect(relErr(got[k], r.data), `${name}: ${k}`).toBeLessThan(ORT_TOL);
@@ -63,7 +80,7 @@ describe('op backward rules', () => {
   }
 
   it('batchNorm train: next running statistics use momentum 0.1 and the unbiased variance', () => {
-    const c = cases['batchNorm train']();
+    const c = make('batchNorm train');
     const out = evaluate(c.graph.bytes, referenceFeeds(c.feeds));
     const x = c.feeds.floats.get('x')!, [N, C, H, W] = x.dims, M = N * H * W;
     const rm = c.feeds.floats.get('featurizer.bn.running_mean')!.data, rv = c.feeds.floats.get('featurizer.bn.running_var')!.data;

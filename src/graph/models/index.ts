@@ -14,6 +14,8 @@ import type { ParamSpec } from '../ir.js';
 import { Net } from '../ir.js';
 import { crossEntropy, dropout, linear } from '../ops/index.js';
 import { mnistCnn } from './mnist-cnn.js';
+import type { MultiModel } from './multi.js';
+import { buildMultiModel } from './multi.js';
 import { resnet } from './resnet.js';
 
 export type ModelSpec =
@@ -47,6 +49,8 @@ export interface Model {
   forwardGraph(opts?: { batch?: number | 'N' }): CompiledGraph;
   /** A standalone model.onnx: x → logits with `weights` as initializers. */
   exportGraph(weights: ReadonlyMap<string, Float32Array>, opts?: { batch?: number | 'N' }): CompiledGraph;
+  /** M members of this model in one graph (multi.ts); absent where not implemented. */
+  multi?(members: number): MultiModel;
 }
 
 export function buildModel(spec: ModelSpec): Model {
@@ -71,7 +75,7 @@ export function buildModel(spec: ModelSpec): Model {
   const logits = linear(net, 'classifier', dropout(net, 'featurizer.dropout', feature), spec.numClasses);
   const loss = crossEntropy(net, 'loss', logits, y);
   const roles: NetRoles = { net, x, y, logits, loss };
-  return {
+  const model: Model = {
     spec,
     params: net.params,
     featureDim,
@@ -80,5 +84,7 @@ export function buildModel(spec: ModelSpec): Model {
     trainingGraph: (opts) => compileTraining(roles, opts),
     forwardGraph: (opts) => compileForward(roles, opts),
     exportGraph: (weights, opts) => compileForward(roles, { ...opts, weights }),
+    ...(spec.arch === 'mnist_cnn' ? { multi: (members: number) => buildMultiModel(model, members) } : {}),
   };
+  return model;
 }

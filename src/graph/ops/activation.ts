@@ -1,5 +1,6 @@
 // ReLU. Backward masks the output gradient where the forward output was positive; reading the
-// mask from the output (not the input) lets ORT fuse the forward Conv+Relu.
+// mask from the output (not the input) lets ORT fuse the forward Conv+Relu. Multiplying by the
+// mask as floats is faster on ORT CPU than Where with a broadcast scalar (Tuning.reluGrad).
 import type { IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
 
@@ -13,6 +14,7 @@ export const reluOp: OpDef = {
   },
   backward(g: GradCtx) {
     const positive = g.e.node('Greater', [g.O(0), g.e.f32(0)], g.tmp('mask'));
-    g.e.node('Where', [positive, g.GO(0)!, g.e.f32(0)], g.GI(0));
+    if (g.tuning.reluGrad === 'where') g.e.node('Where', [positive, g.GO(0)!, g.e.f32(0)], g.GI(0));
+    else g.e.node('Mul', [g.GO(0)!, g.e.node('Cast', [positive], g.tmp('maskF'), { to: 1 })], g.GI(0));
   },
 };

@@ -1,6 +1,7 @@
 // Conv2d (square kernel, stride, padding, groups incl. depthwise, optional bias; dilation 1).
-// Backward uses the formulations measured fastest on ORT CPU (ort-training-prototype.md §1, §3):
-// dX by Conv with the flipped kernel (stride 1) or ConvTranspose, dW by one-hot im2col + MatMul.
+// Backward uses the formulations measured fastest on ORT CPU (ort-training-prototype.md §1, §3,
+// src/bench/train.ts): dX by Conv with the flipped kernel (stride 1) or ConvTranspose; dW by a
+// Gather im2col + one Gemm, or by one-hot im2col + MatMul for layers with few input channels.
 import type { Attrs, IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
 import { spatial } from './shape.js';
@@ -88,8 +89,52 @@ function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   }
 }
 
-/** dW[co, ci·k²] = Σ_n,p dY[n, co, p] · cols[n, ci·k², p], with cols from a one-hot-kernel Conv. */
+/** Input channels per group from which the Gather im2col beats the one-hot Conv (rows of Ci floats; measured). */
+export const GATHER_MIN_CHANNELS = 16;
+
 function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+  const [, ci] = spatial(g.net, g.I(0), g.n.name);
+  const pointwise = a.k === 1 && a.stride === 1 && a.pad === 0;
+  const mode = g.tuning.convWeightGrad;
+  const gather = a.groups === 1 && !pointwise && (mode === 'gather' || (mode === 'auto' && ci >= GATHER_MIN_CHANNELS));
+  if (gather) gatherWeightGrad(g, a, dy);
+  else oneHotWeightGrad(g, a, dy);
+}
+
+/**
+ * dW = dY[Co, N·P] · cols[N·P, k²·Ci] in one Gemm. cols gathers whole NHWC rows (Ci contiguous
+ * floats per tap) from X with one zero row appended for the padding taps: the im2col costs one
+ * row copy per (position, tap) instead of a 9-output-channel Conv plus its NCHWc reorder, and the
+ * reduction over the batch happens inside the Gemm (K = N·P) instead of a batched MatMul + ReduceSum.
+ */
+function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+  const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
+  const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
+  const e = g.e, kk = a.k * a.k;
+  const key = `im2col/rows/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`;
+  const index = e.constI64(key, () => {
+    const idx: number[] = [];
+    for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) {
+      const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
+      idx.push(sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w);
+    }
+    return idx;
+  });
+  const nhwc = e.node('Transpose', [g.I(0)], g.tmp('xNhwc'), { perm: [0, 2, 3, 1] });
+  const rows = e.node('Reshape', [nhwc, e.i64([0, h * w, ci])], g.tmp('xRows'));
+  const padded = e.node('Pad', [rows, e.i64([0, 0, 0, 0, 1, 0])], g.tmp('xRowsZ'));
+  const taps = e.node('Gather', [padded, index], g.tmp('taps'), { axis: 1 });
+  const cols = e.node('Reshape', [taps, e.i64([-1, kk * ci])], g.tmp('cols'));
+  const d3 = e.node('Reshape', [dy, e.i64([0, co, ho * wo])], g.tmp('dy3'));
+  const dt = e.node('Transpose', [d3], g.tmp('dyT'), { perm: [1, 0, 2] });
+  const d2 = e.node('Reshape', [dt, e.i64([co, -1])], g.tmp('dy2'));
+  const gw = e.node('Gemm', [d2, cols], g.tmp('dw2'));
+  const w4 = e.node('Reshape', [gw, e.i64([co, a.k, a.k, ci])], g.tmp('dwHwc'));
+  e.node('Transpose', [w4], g.GI(1), { perm: [0, 3, 1, 2] });
+}
+
+/** dW[co, ci·k²] = Σ_n,p dY[n, co, p] · cols[n, ci·k², p], with cols from a one-hot-kernel Conv. */
+function oneHotWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const kk = a.k * a.k, P = ho * wo, G = a.groups;

@@ -7,6 +7,7 @@ import { dropoutOp } from './dropout.js';
 import { addOp } from './elementwise.js';
 import { linearOp } from './linear.js';
 import { crossEntropyOp } from './loss.js';
+import { memberCrossEntropyOp, memberLinearOp } from './member.js';
 import { batchNormOp, groupNormOp } from './norm.js';
 import { globalAvgPoolOp, maxPoolOp } from './pool.js';
 import { reshapeOp } from './shape.js';
@@ -23,6 +24,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Add: addOp,
   Reshape: reshapeOp,
   CrossEntropy: crossEntropyOp,
+  MemberLinear: memberLinearOp,
+  MemberCrossEntropy: memberCrossEntropyOp,
 };
 
 export function opDef(n: IRNode): OpDef {
@@ -37,6 +40,7 @@ export { dropout } from './dropout.js';
 export { add } from './elementwise.js';
 export { linear } from './linear.js';
 export { crossEntropy } from './loss.js';
+export { memberCrossEntropy, memberLinear } from './member.js';
 export { batchNorm, groupNorm } from './norm.js';
 export { globalAvgPool, maxPool } from './pool.js';
 export { flatten, reshape } from './shape.js';

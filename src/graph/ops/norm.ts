@@ -1,10 +1,12 @@
 // GroupNorm and BatchNorm (frozen: running statistics as fixed inputs, γ/β trainable; or
-// training mode: batch statistics plus running-statistics outputs), decomposed into ReduceMean
-// etc. so the backward can use the fused formula dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
+// training mode: batch statistics plus running-statistics outputs). Two lowerings (Tuning.norm):
+// 'fused' (norm-fused.ts, the default) and 'decomposed' into ReduceMean chains, whose backward is
+// dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)); the running-statistics update is shared.
 import type { Attrs, IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
 import { saved } from '../op.js';
 import type { OnnxEmitter } from '../onnx-builder.js';
+import { frozenBatchNormGrad, lowerFrozenBatchNorm, lowerGroupNorm, standardizedAffineGrad } from './norm-fused.js';
 import { spatial } from './shape.js';
 
 const CHANNEL_AXES = [0, 2, 3];
@@ -83,6 +85,7 @@ function affineGrad(g: GradCtx, dy: string, xhat: string): void {
 export const groupNormOp: OpDef = {
   lower(c: LowerCtx, n: IRNode) {
     const a = n.attrs as GroupNormAttrs;
+    if (c.tuning.norm === 'fused') return lowerGroupNorm(c, n, a.groups, a.eps);
     const [, ch, h, w] = spatial(c.net, n.inputs[0], n.name);
     const xr = c.e.node('Reshape', [n.inputs[0], c.e.i64([0, a.groups, -1])], saved(n, 'xr'));
     standardize(c.e, n, xr, [2], a.eps);
@@ -91,6 +94,7 @@ export const groupNormOp: OpDef = {
   },
   backward(g: GradCtx, n: IRNode) {
     const a = n.attrs as GroupNormAttrs;
+    if (g.tuning.norm === 'fused') return standardizedAffineGrad(g, n, a.groups, saved(n, 'xhat4'), saved(n, 'rstd'));
     const [, ch, h, w] = spatial(g.net, n.inputs[0], n.name);
     const dy = g.GO(0)!;
     affineGrad(g, dy, saved(n, 'xhat4'));
@@ -131,6 +135,7 @@ export const batchNormOp: OpDef = {
       update(rv, e.node('Mul', [varC, unbiased], saved(n, 'varUnbiased')), 'var');
       return;
     }
+    if (c.tuning.norm === 'fused') return lowerFrozenBatchNorm(c, n, a.eps);
     // Running statistics fold into one per-channel scale and shift.
     const rstd = e.node('Reciprocal', [e.node('Sqrt', [e.node('Add', [rv, e.f32(a.eps)], saved(n, 'varEps'))], saved(n, 'std'))], saved(n, 'rstd'));
     const scale = e.node('Mul', [n.inputs[1], rstd], saved(n, 'scale'));
@@ -142,6 +147,9 @@ export const batchNormOp: OpDef = {
   },
   backward(g: GradCtx, n: IRNode) {
     const dy = g.GO(0)!;
+    const fused = g.tuning.norm === 'fused';
+    if (usesBatchStats(g, n) && fused) return standardizedAffineGrad(g, n, 'batch', saved(n, 'xhat'), saved(n, 'rstd'));
+    if (fused) return frozenBatchNormGrad(g, n, (n.attrs as BatchNormAttrs).eps);
     if (usesBatchStats(g, n)) {
       affineGrad(g, dy, saved(n, 'xhat'));
       if (!g.needs(0)) return;

@@ -2,7 +2,9 @@
 // bytes the compiler produced and evaluates the requested outputs in double precision, so finite
 // differences can check the emitted backward subgraph (ORT CPU has no float64 Conv kernels).
 import onnxProto from 'onnx-proto';
+import * as layout from './layout.js';
 import * as nn from './nn.js';
+import * as norm from './norm.js';
 import type { RTensor, RType } from './tensor.js';
 import { broadcastDims, broadcastMap, coords, flatIndex, size, zeros } from './tensor.js';
 
@@ -34,6 +36,7 @@ function attr(n: Node, name: string): onnxProto.onnx.IAttributeProto | undefined
 }
 const attrInt = (n: Node, name: string, d: number) => (attr(n, name) ? num(attr(n, name)!.i) : d);
 const attrInts = (n: Node, name: string, d: number[]) => (attr(n, name) ? attr(n, name)!.ints!.map(num) : d);
+const attrFloat = (n: Node, name: string, d: number) => (attr(n, name) ? attr(n, name)!.f! : d);
 const attrStr = (n: Node, name: string, d: string) => (attr(n, name) ? new TextDecoder().decode(attr(n, name)!.s!) : d);
 
 function reduce(x: RTensor, axesIn: number[] | undefined, keep: boolean, mean: boolean): RTensor {
@@ -94,6 +97,8 @@ const unary: Record<string, (v: number) => number> = {
   Sqrt: Math.sqrt,
   Reciprocal: (v) => 1 / v,
   Identity: (v) => v,
+  Neg: (v) => -v,
+  Sign: Math.sign,
 };
 
 const binary: Record<string, (a: number, b: number) => number> = {
@@ -116,6 +121,34 @@ function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
   });
   if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new Error(`${op}: dilations unsupported`);
   switch (op) {
+    case 'Pad': {
+      if (attrStr(n, 'mode', 'constant') !== 'constant') throw new Error('Pad: only constant mode');
+      return [layout.pad(x[0]!, ints(x[1]), x[2] ? x[2].data[0] : 0)];
+    }
+    case 'Gather': return [layout.gather(x[0]!, x[1]!, attrInt(n, 'axis', 0))];
+    case 'Concat': return [layout.concat(x as RTensor[], attrInt(n, 'axis', 0))];
+    case 'Split': return layout.split(x[0]!, attrInt(n, 'axis', 0), ints(x[1]));
+    case 'Tile': return [layout.tile(x[0]!, ints(x[1]))];
+    case 'Unsqueeze': {
+      const r = x[0]!.dims.length + x[1]!.data.length;
+      const axes = ints(x[1]).map((a) => (a < 0 ? a + r : a));
+      const dims = [...x[0]!.dims];
+      for (const a of [...axes].sort((p, q) => p - q)) dims.splice(a, 0, 1);
+      return [{ ...x[0]!, dims }];
+    }
+    case 'Squeeze': {
+      const r = x[0]!.dims.length;
+      const axes = new Set(x[1] ? ints(x[1]).map((a) => (a < 0 ? a + r : a)) : x[0]!.dims.flatMap((d, i) => (d === 1 ? [i] : [])));
+      return [{ ...x[0]!, dims: x[0]!.dims.filter((_, i) => !axes.has(i)) }];
+    }
+    case 'LayerNormalization': {
+      if (attrInt(n, 'stash_type', 1) !== 1) throw new Error('LayerNormalization: only stash_type 1');
+      return norm.layerNormalization(x[0]!, x[1]!, x[2], attrInt(n, 'axis', -1), attrFloat(n, 'epsilon', 1e-5));
+    }
+    case 'BatchNormalization': {
+      if (attrInt(n, 'training_mode', 0) !== 0) throw new Error('BatchNormalization: only inference mode');
+      return [norm.batchNormalization(x[0]!, x[1]!, x[2]!, x[3]!, x[4]!, attrFloat(n, 'epsilon', 1e-5))];
+    }
     case 'Sum': return [broadcastMap(x as RTensor[], 'float', (...v) => v.reduce((a, b) => a + b, 0))];
     case 'Greater': return [broadcastMap([x[0]!, x[1]!], 'bool', (a, b) => (a > b ? 1 : 0))];
     case 'Where': return [broadcastMap([x[0]!, x[1]!, x[2]!], x[1]!.type, (c, a, b) => (c ? a : b))];
@@ -144,9 +177,11 @@ function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
     case 'MatMul': return [nn.matmul(x[0]!, x[1]!)];
     case 'MaxPool': return nn.maxPool(x[0]!, attrInts(n, 'kernel_shape', []), attrInts(n, 'strides', [1, 1]), attrInts(n, 'pads', [0, 0, 0, 0]));
     case 'GlobalAveragePool': return [nn.globalAveragePool(x[0]!)];
-    case 'SoftmaxCrossEntropyLoss':
-      if (attrStr(n, 'reduction', 'mean') !== 'mean') throw new Error('SoftmaxCrossEntropyLoss: only reduction mean');
-      return nn.softmaxCrossEntropy(x[0]!, x[1]!);
+    case 'SoftmaxCrossEntropyLoss': {
+      const reduction = attrStr(n, 'reduction', 'mean');
+      if (reduction !== 'mean' && reduction !== 'none') throw new Error(`SoftmaxCrossEntropyLoss: reduction ${reduction} unsupported`);
+      return nn.softmaxCrossEntropy(x[0]!, x[1]!, reduction);
+    }
     case 'OneHot':
       if (attrInt(n, 'axis', -1) !== -1) throw new Error('OneHot: only axis -1');
       return [nn.oneHot(x[0]!, x[1]!.data[0], x[2]!)];

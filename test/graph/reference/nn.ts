@@ -148,10 +148,11 @@ export function globalAveragePool(x: RTensor): RTensor {
   return y;
 }
 
-/** reduction 'mean', no weights or ignore_index: [loss, log_prob]. */
-export function softmaxCrossEntropy(scores: RTensor, labels: RTensor): [RTensor, RTensor] {
+/** reduction 'mean' or 'none', no weights or ignore_index: [loss, log_prob]. */
+export function softmaxCrossEntropy(scores: RTensor, labels: RTensor, reduction: 'mean' | 'none' = 'mean'): [RTensor, RTensor] {
   const [N, C] = scores.dims;
   const logp = zeros([N, C]);
+  const each = zeros([N]);
   let loss = 0;
   for (let n = 0; n < N; n++) {
     let max = -Infinity;
@@ -159,9 +160,10 @@ export function softmaxCrossEntropy(scores: RTensor, labels: RTensor): [RTensor,
     let z = 0;
     for (let c = 0; c < C; c++) z += Math.exp(scores.data[n * C + c] - max);
     for (let c = 0; c < C; c++) logp.data[n * C + c] = scores.data[n * C + c] - max - Math.log(z);
-    loss -= logp.data[n * C + labels.data[n]];
+    each.data[n] = -logp.data[n * C + labels.data[n]];
+    loss += each.data[n];
   }
-  return [{ dims: [], data: Float64Array.of(loss / N), type: 'float' }, logp];
+  return [reduction === 'none' ? each : { dims: [], data: Float64Array.of(loss / N), type: 'float' }, logp];
 }
 
 export function oneHot(indices: RTensor, depth: number, values: RTensor): RTensor {

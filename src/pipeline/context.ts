@@ -1,0 +1,46 @@
+// What every stage shares: the validated config, the run directory layout, the worker pool and
+// the progress sink, plus the model specs the stages derive from the config.
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { ModelSpec } from '../graph/index.js';
+import { InputError } from '../errors.js';
+import type { PipelineConfig } from './config.js';
+import { JobPool } from './executor.js';
+import { RunLayout } from './layout.js';
+import type { ProgressSink } from './progress.js';
+import { datasetSource, type TaskSource } from './tasks.js';
+
+export interface PipelineContext {
+  readonly config: PipelineConfig;
+  readonly layout: RunLayout;
+  readonly pool: JobPool;
+  readonly progress: ProgressSink;
+  /** ORT threads of main-thread work (features, scoring). */
+  readonly threads: number;
+}
+
+export function createContext(config: PipelineConfig, progress: ProgressSink, signal?: AbortSignal): PipelineContext {
+  const layout = new RunLayout(config.runDir);
+  mkdirSync(layout.root, { recursive: true });
+  writeFileAtomic(layout.config, JSON.stringify(config, null, 2) + '\n');
+  const pool = new JobPool({ workers: config.workers, threads: config.threads, progress, signal });
+  return { config, layout, pool, progress, threads: pool.threads };
+}
+
+/** The pool's architecture: the foundation's (28×28 grayscale tasks); numClasses is a placeholder. */
+export function poolSpec(config: PipelineConfig, numClasses = 10): ModelSpec {
+  return { arch: config.model.arch, width: config.model.width, inputShape: [1, 28, 28], numClasses };
+}
+
+export function modelChoice(config: PipelineConfig) {
+  return { arch: config.model.arch, width: config.model.width } as const;
+}
+
+/** The pretraining images: Fashion-MNIST unless a target is built from it, then the digits. */
+export function foundationSource(config: PipelineConfig): TaskSource {
+  if (config.foundation.source !== 'auto') return config.foundation.source;
+  const used = new Set(config.target.datasets.map(datasetSource));
+  if (!used.has('fashion')) return 'fashion';
+  if (!used.has('digits')) return 'digits';
+  throw new InputError('config.foundation.source', `the targets (${config.target.datasets.join(', ')}) use both the digit and the Fashion-MNIST images, so no built-in pretraining task is disjoint from them; use one run directory per image family or give foundation.checkpoint`);
+}

@@ -1,0 +1,56 @@
+// `ratatouille train` through the real parser: a short run on the npm digits writes the promised
+// files and prints result.json with --json; bad options fail with one line naming the option.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../cli/run.js';
+import { tmpDir } from './helpers.js';
+
+const base = ['train', '--model', 'mnist_cnn', '--width', '8', '--data', 'mnist', '--steps', '4', '--batch', '8', '--threads', '1'];
+
+describe('ratatouille train', () => {
+  it('trains on mnist with a 2,000-digit holdout and writes the run', async () => {
+    const out = tmpDir('cli');
+    const r = await cli(...base, '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^train: 4\/4 /m); // progress goes to stderr, stdout holds only the JSON
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ status: 'done', stepsDone: 4, dataset: { name: 'mnist', holdoutSize: 2000 } });
+    expect(result.job.hparams).toMatchObject({ lr: 1e-3, optimizer: 'adam', batchPerDomain: 8, steps: 4 });
+    for (const f of ['model.onnx', 'weights.safetensors', 'metrics.jsonl', 'last.safetensors', 'result.json', 'done']) expect(existsSync(join(out, f)), f).toBe(true);
+  });
+
+  it.each([
+    [['--model', 'vgg'], /^ratatouille: --model: must be one of mnist_cnn, resnet18, resnet50 \(got "vgg"\)\n$/],
+    [['--data', 'nope'], /^ratatouille: nope: unknown dataset; one of .*\n$/],
+    [['--lr', '-1'], /^ratatouille: --lr: Too small: expected number to be >0\n$/],
+    [['--lr', 'fast'], /^ratatouille: --lr: must be a number \(got "fast"\)\n$/],
+    [['--test-env', '0'], /^ratatouille: --test-env: \[0\] leaves no training domain in mnist\n$/],
+    [['--model', 'net.onnx', '--width', '8'], /^ratatouille: --width: does not apply to an imported \.onnx model\n$/],
+    [['--init', '/nonexistent.safetensors'], /^ratatouille: \/nonexistent\.safetensors: .*\n$/],
+  ])('rejects %j with one line', async (extra, message) => {
+    const out = tmpDir('cli-bad');
+    const argv = [...base];
+    for (let i = 0; i < extra.length; i += 2) {
+      const at = argv.indexOf(extra[i]);
+      if (at >= 0) argv[at + 1] = extra[i + 1];
+      else argv.push(extra[i], extra[i + 1]);
+    }
+    const r = await cli(...argv, '--out', out, '--in-process');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(join(out, 'done'))).toBe(false);
+  });
+
+  it('says when imported ONNX models cannot be fine-tuned yet, and refuses mixing --job with job options', async () => {
+    const out = tmpDir('cli-onnx');
+    const r = await cli('train', '--model', join(out, 'm.onnx'), '--data', 'mnist', '--steps', '1', '--out', out, '--in-process');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/m\.onnx: /);
+    const job = join(out, 'job.json');
+    writeFileSync(job, '{}');
+    const mixed = await cli('train', '--job', job, '--lr', '0.1');
+    expect(mixed.stderr).toBe('ratatouille: --job: cannot be combined with --lr (edit the job file instead)\n');
+  });
+});
