@@ -153,7 +153,7 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
   const main = await single('ours', model, o);
   const contenders: Contender[] = [main.c];
   if (o.ab) for (const l of LEVERS) contenders.push((await single(l.label, model, o, { tuning: l.tuning })).c);
-  if (o.ab) contenders.push((await single('intra-op threads not spinning', model, o, {}, { spinning: false })).c);
+  if (o.ab) contenders.push((await single('intra-op threads spinning (ORT\'s default)', model, o, {}, { spinning: true })).c);
   if (o.members > 1) contenders.push(await separate(model, o), await multi(model, o));
 
   let torch: TorchStepper | undefined, torchWhy = '';
@@ -228,9 +228,10 @@ export function formatTrainBench(r: TrainBenchResult): string {
   } else {
     out.push(`  torch: skipped, ${r.torch.unavailable}`, `  peak RSS: ours ${mib(r.ours.peakRssBytes)}`);
   }
+  if (r.variants.length) out.push('other contenders in the same rounds (time per member-step relative to ours; below 1 is faster):');
   for (const v of r.variants) {
     const per = v.perMemberMs !== undefined ? `, ${f1(v.perMemberMs)} ms per member-step` : '';
-    out.push(`${line(v, '')}${per}: ${v.label} → ${v.vsOurs.toFixed(2)}× ours`.replace(/^ {2} {34} /, '  '));
+    out.push(`  ${v.vsOurs.toFixed(2)}×  ${v.label}: step ${f1(v.stepMs)} ms (fwd+bwd ${f1(v.fbMs)}, update ${f1(v.optMs)}; p10 ${f1(v.p10Ms)}, p90 ${f1(v.p90Ms)})${per}`);
   }
   const p = r.profile;
   if (p) {

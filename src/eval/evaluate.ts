@@ -41,6 +41,8 @@ export interface EvalOptions {
   readonly domains?: readonly number[];
   /** Single-domain datasets: seed of the train/test holdout (default: the dataset's data seed, else 0). */
   readonly dataSeed?: number;
+  /** Single-domain datasets: test samples of the holdout (default 20%: 2,000 of the 10,000 digits). */
+  readonly holdoutSize?: number;
   /** Folder datasets: evaluate these domains with the training augmentation (as DomainBed's checkpoints do). */
   readonly augmentDomains?: readonly number[];
   readonly augmentSeed?: number;
@@ -185,7 +187,9 @@ async function evaluateOnDomains(predict: Predict, ds: DomainDataset, o: EvalOpt
 async function evaluateOnHoldout(predict: Predict, ds: DomainDataset, o: EvalOptions, where: string): Promise<HoldoutEvalResult> {
   const dataSeed = o.dataSeed ?? (ds.kind === 'tensor' ? ds.dataSeed : 0);
   const n = domainSize(ds, 0);
-  const { train, test } = holdoutSplit(n, holdoutTestSize(n), dataSeed);
+  const testSize = o.holdoutSize ?? holdoutTestSize(n);
+  if (!Number.isInteger(testSize) || testSize < 1 || testSize >= n) throw new InputError('holdout size', `must be an integer in [1, ${n - 1}] for ${ds.name}, got ${testSize}`);
+  const { train, test } = holdoutSplit(n, testSize, dataSeed);
   const batch = checkBatch(o.batch ?? DEFAULT_EVAL_BATCH);
   const counted = instrument(predict, ds, where, n, o.onProgress);
   const t0 = performance.now();

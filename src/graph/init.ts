@@ -67,6 +67,11 @@ export function initParam(p: ParamSpec, seed: number): Float32Array {
   const out = new Float32Array(numel(p.shape));
   const init = p.init;
   if (init.kind === 'const') return out.fill(init.value);
+  if (init.kind === 'values') {
+    if (init.values.length !== out.length) throw new Error(`${p.name}: ${init.values.length} imported values for [${p.shape}]`);
+    out.set(init.values);
+    return out;
+  }
   const rng = new Rng(seed, p.name);
   if (init.kind === 'uniform') for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * init.bound;
   else for (let i = 0; i < out.length; i++) out[i] = rng.normal() * init.std;

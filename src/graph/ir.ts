@@ -12,7 +12,8 @@ export type ParamGroup = 'featurizer' | 'classifier';
 export type ParamInit =
   | { kind: 'uniform'; bound: number } // U(-bound, bound): torch's default for conv/linear
   | { kind: 'normal'; std: number } // N(0, std²): torchvision ResNet convs
-  | { kind: 'const'; value: number };
+  | { kind: 'const'; value: number }
+  | { kind: 'values'; values: Float32Array }; // imported weights (import.ts), copied on each init
 
 export interface ParamSpec {
   /** The PyTorch state_dict key. */
@@ -72,9 +73,12 @@ export class Net {
     return name;
   }
 
-  /** A parameter or buffer; its group is the first component of its state_dict name. */
-  param(name: string, shape: number[], init: ParamInit, kind: 'param' | 'buffer' = 'param'): string {
-    const group = name.split('.')[0];
+  /**
+   * A parameter or buffer; its group is the first component of its state_dict name unless given
+   * (imported models keep their own names and take the group from the split point).
+   */
+  param(name: string, shape: number[], init: ParamInit, kind: 'param' | 'buffer' = 'param', groupOf?: ParamGroup): string {
+    const group = groupOf ?? name.split('.')[0];
     if (group !== 'featurizer' && group !== 'classifier') {
       throw new Error(`parameter ${name}: name must start with 'featurizer.' or 'classifier.'`);
     }

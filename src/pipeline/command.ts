@@ -1,7 +1,6 @@
 // What the pipeline commands (run, demo, aux, sweep, select, report) share: their options, the
 // config they resolve (preset ← the run directory's config.json ← --config ← flags ← --set), the
-// context with a stderr progress sink, and Ctrl-C handling (running trainings stop without a
-// `done` marker, so the next invocation reruns exactly those).
+// context with a stderr progress sink.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -82,22 +81,15 @@ export function configFromFlags(f: PipelineFlags, preset: PipelineConfigInput = 
   return resolveConfig({ preset: base, file: f.config, overrides: [flags, ...(f.set ?? []).map(parseSetting)] });
 }
 
-/** Builds the context, runs `body`, and turns Ctrl-C into a clean stop. */
+/**
+ * Builds the context and runs `body`. Ctrl-C keeps Node's default (the process ends at once):
+ * running trainings leave no `done` marker, so the next invocation reruns exactly those.
+ */
 export async function withPipeline<T>(f: PipelineFlags, argv: string[], preset: PipelineConfigInput | undefined, body: (ctx: PipelineContext, info: RunInfo) => Promise<T>): Promise<T> {
   const config = configFromFlags(f, preset);
   const progress = f.quiet ? { ...silentProgress, stageSeconds: {} as Record<string, number> } : stderrProgress();
-  const abort = new AbortController();
-  const onSigint = () => {
-    progress.note('interrupted: stopping the running trainings (finished runs are kept; rerun to resume)');
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
-  try {
-    const ctx = createContext(config, progress, abort.signal);
-    return await body(ctx, { command: argv, startedAt: performance.now(), stageSeconds: progress.stageSeconds });
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  const ctx = createContext(config, progress);
+  return body(ctx, { command: argv, startedAt: performance.now(), stageSeconds: progress.stageSeconds });
 }
 
 export { DEMO_CONFIG };

@@ -30,8 +30,8 @@ const probeSchema = (d: { steps: number; lr: number; batchPerDomain: number }) =
 export const configSchema = z.strictObject({
   /** Folder holding everything the run makes. */
   runDir: z.string().min(1).default('runs/ratatouille'),
-  /** Trainings run side by side, each in a worker thread. */
-  workers: posInt.default(2),
+  /** Trainings run side by side, each in a worker thread; 0 runs them one by one in this thread. */
+  workers: nonNegInt.default(2),
   /** ORT threads per worker (default: cores / workers, at least 1). */
   threads: posInt.optional(),
   /** Folder with the Fashion-MNIST IDX files (default: RATATOUILLE_DATA_DIR, then the Debian location). */
@@ -122,18 +122,18 @@ export type PipelineConfigInput = z.input<typeof configSchema>;
 export const DEMO_CONFIG: PipelineConfigInput = {
   runDir: 'runs/demo',
   model: { arch: 'mnist_cnn', width: 16 },
-  foundation: { samples: 12000, testSize: 2000, steps: 300, batch: 128 },
-  aux: { tasks: ['fashion-rot', 'fashion-rotpred', 'fashion-coarse'], samples: 6000, steps: 150, batch: 64, lr: 1e-4, evalEvery: 150, probe: { steps: 400, lr: 1e-2, batchPerDomain: 64, evalEvery: 50 } },
+  foundation: { samples: 12000, testSize: 2000, steps: 250, batch: 128 },
+  aux: { tasks: ['fashion-rot', 'fashion-rotpred', 'fashion-coarse'], samples: 6000, steps: 120, batch: 64, lr: 1e-4, evalEvery: 120, probe: { steps: 400, lr: 1e-2, batchPerDomain: 64 } },
   target: {
     datasets: ['rotated_mnist'],
     testEnvs: [0],
     trials: [0],
     nHparams: 4,
-    steps: 200,
-    batchPerDomain: 16,
-    evalEvery: 100,
-    headOnlySteps: 40,
-    probe: { steps: 1500, lr: 3e-2, batchPerDomain: 16, evalEvery: 50 },
+    steps: 180,
+    batchPerDomain: 12,
+    evalEvery: 90,
+    headOnlySteps: 30,
+    probe: { steps: 1500, lr: 3e-2, batchPerDomain: 16 },
     fusing: { runs: 1, range: 4 },
   },
 };

@@ -1,6 +1,7 @@
 // What every stage shares: the validated config, the run directory layout, the worker pool and
 // the progress sink, plus the model specs the stages derive from the config.
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ModelSpec } from '../graph/index.js';
 import { InputError } from '../errors.js';
@@ -15,7 +16,7 @@ export interface PipelineContext {
   readonly layout: RunLayout;
   readonly pool: JobPool;
   readonly progress: ProgressSink;
-  /** ORT threads of main-thread work (features, scoring). */
+  /** ORT threads of main-thread work (features, scoring): every core, as it mostly runs alone. */
   readonly threads: number;
 }
 
@@ -24,7 +25,7 @@ export function createContext(config: PipelineConfig, progress: ProgressSink, si
   mkdirSync(layout.root, { recursive: true });
   writeFileAtomic(layout.config, JSON.stringify(config, null, 2) + '\n');
   const pool = new JobPool({ workers: config.workers, threads: config.threads, progress, signal });
-  return { config, layout, pool, progress, threads: pool.threads };
+  return { config, layout, pool, progress, threads: config.threads ? config.threads * Math.max(1, config.workers) : availableParallelism() };
 }
 
 /** The pool's architecture: the foundation's (28×28 grayscale tasks); numClasses is a placeholder. */

@@ -93,9 +93,14 @@ export async function evaluate(loader: DataLoader, data: RunData, predict: Predi
       const augmentSeed = augment && isTrain ? seedHash(o.augmentSeed, d, split) : null;
       counts[split] = await accuracyOn(loader, splitIndices(ds, data.splits, d, split), predict, { batchSize: o.batchSize, augmentSeed });
     }
-    const acc = (c?: { correct: number; total: number }) => (c ? (c.total ? c.correct / c.total : NaN) : undefined);
-    const full = counts.in && counts.out ? acc({ correct: counts.in.correct + counts.out.correct, total: counts.in.total + counts.out.total }) : undefined;
-    domains.push({ domain: ds.domains[d], in: acc(counts.in), out: acc(counts.out), full });
+    const acc = (c: { correct: number; total: number }) => (c.total ? c.correct / c.total : NaN);
+    const { in: i, out } = counts;
+    domains.push({
+      domain: ds.domains[d],
+      ...(i ? { in: acc(i) } : {}),
+      ...(out ? { out: acc(out) } : {}),
+      ...(i && out ? { full: acc({ correct: i.correct + out.correct, total: i.total + out.total }) } : {}),
+    });
   }
   const val = mean(data.trainDomains.map((d) => domains[d].out!));
   if (data.holdout) {

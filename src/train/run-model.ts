@@ -1,8 +1,9 @@
 // The model of one run and its initial weights: the job's model choice completed from the
-// dataset (input shape, class count), the seeded init, then a full checkpoint and/or a
-// transplanted featurizer over it. Imported ONNX models come from src/graph/import.ts.
+// dataset (input shape, class count), the seeded init (or an imported ONNX model's weights),
+// then a full checkpoint and/or a transplanted featurizer over it.
 import { InputError } from '../errors.js';
 import { buildModel, type Model, type ModelSpec } from '../graph/index.js';
+import { importOnnxModel } from '../graph/import.js';
 import type { DomainDataset } from '../data/index.js';
 import { loadFeaturizer, loadFullCheckpoint, type Params } from './checkpoint.js';
 import type { TrainJob } from './job.js';
@@ -11,26 +12,6 @@ export interface RunModel {
   readonly model: Model;
   /** The persistent parameter arrays the sessions wrap and the optimizer updates. */
   readonly params: Params;
-}
-
-/** The contract expected of src/graph/import.ts (being written): the model and its initializers. */
-interface OnnxImport {
-  importOnnxModel(path: string, opts: { split?: string }): Promise<{ model: Model; params: Params }>;
-}
-
-async function importOnnx(path: string, split: string | undefined): Promise<{ model: Model; params: Params }> {
-  const spec = '../graph/import.js'; // resolved at run time: the importer may not be built yet
-  let mod: Partial<OnnxImport>;
-  try {
-    mod = (await import(spec)) as Partial<OnnxImport>;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load/.test(String(e))) {
-      throw new InputError(path, 'fine-tuning imported ONNX models is not supported yet');
-    }
-    throw e;
-  }
-  if (typeof mod.importOnnxModel !== 'function') throw new InputError(path, 'fine-tuning imported ONNX models is not supported yet');
-  return mod.importOnnxModel(path, { split });
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -43,7 +24,10 @@ export async function buildRunModel(job: TrainJob, ds: DomainDataset): Promise<R
   let params: Params;
   const m = job.model;
   if (m.arch === 'onnx') {
-    ({ model, params } = await importOnnx(m.path, m.split));
+    // A head of another class count is replaced by a fresh Linear; initParams copies the imported
+    // weights and draws that head from the run seed.
+    ({ model } = await importOnnxModel(m.path, { split: m.split, numClasses: ds.classes.length }));
+    params = model.initParams(job.seeds.runSeed);
   } else {
     if (m.inputShape && !sameShape(m.inputShape, ds.shape)) {
       throw new InputError('job.model.inputShape', `[${m.inputShape}] does not match dataset ${ds.name}'s [${ds.shape}]`);

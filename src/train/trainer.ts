@@ -4,7 +4,6 @@
 // the earliest best wins), and every output written atomically with the `done` marker last.
 import { join } from 'node:path';
 import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
-import { describeDataset } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { ForwardSession, TrainingSession, type Model, type ModelSpec } from '../graph/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -12,7 +11,7 @@ import { seedHash } from '../util/seed.js';
 import { Adam, AdamW, SGD } from './optim.js';
 import { cloneParams, copyParams, firstNonFinite, OUTPUTS, prepareOutDir, writeCheckpoint, type Params } from './checkpoint.js';
 import { jobRecord, parseJob, type TrainJob, type TrainJobInput } from './job.js';
-import { evaluate, planData, type DomainScores } from './run-data.js';
+import { evaluate, planData, type DomainScores, type RunData } from './run-data.js';
 import { buildRunModel } from './run-model.js';
 
 export type PhaseName = 'head' | 'full';
@@ -101,6 +100,61 @@ export function isCheckpointStep(step: number, job: TrainJob): boolean {
   return step % job.evalEvery === 0 || step === job.hparams.steps - 1;
 }
 
+function seedsOf(j: TrainJob): RunResult['seeds'] {
+  return { dataSeed: j.data.dataSeed, trialSeed: j.data.trialSeed, hparamsSeed: j.seeds.hparamsSeed ?? null, runSeed: j.seeds.runSeed };
+}
+
+/** The dataset part of result.json. */
+function datasetInfo(ds: DomainDataset, data: RunData): RunResult['dataset'] {
+  return {
+    name: ds.name,
+    domainbedName: ds.domainbedName,
+    domains: [...ds.domains],
+    classes: [...ds.classes],
+    trainDomains: data.trainDomains.map((d) => ds.domains[d]),
+    testDomains: data.testDomains.map((d) => ds.domains[d]),
+    holdoutSize: data.holdout?.length ?? null,
+  };
+}
+
+/** Checkpoint bookkeeping: metrics.jsonl, and the best weights in memory and in weights.safetensors. */
+class Checkpoints {
+  readonly records: MetricsRecord[] = [];
+  best: CheckpointScores | null = null;
+  readonly bestParams: Params;
+
+  constructor(
+    private readonly job: TrainJob,
+    private readonly model: Model,
+    private readonly params: Params,
+  ) {
+    this.bestParams = cloneParams(params);
+  }
+
+  /** Checkpoint metadata: no timings and no outDir, so the same job writes the same bytes. */
+  metadata(scores: CheckpointScores): Record<string, unknown> {
+    return { format: 'ratatouille-train/1', job: jobRecord(this.job), step: scores.step, scores, seeds: seedsOf(this.job) };
+  }
+
+  /** Records a checkpoint; keeps it as the best on a strict improvement (ties keep the earlier). */
+  add(rec: MetricsRecord): boolean {
+    this.records.push(rec);
+    const b = this.best;
+    const improved = b === null || rec.val > b.val || (Number.isNaN(b.val) && !Number.isNaN(rec.val));
+    writeFileAtomic(join(this.job.outDir, OUTPUTS.metrics), this.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    if (improved) {
+      this.best = scoresOf(rec);
+      copyParams(this.bestParams, this.params);
+      writeCheckpoint(join(this.job.outDir, OUTPUTS.weights), this.model, this.bestParams, this.metadata(this.best));
+    }
+    return improved;
+  }
+
+  get last(): CheckpointScores | null {
+    return this.records.length ? scoresOf(this.records[this.records.length - 1]) : null;
+  }
+}
+
 /** Runs a job to completion (or divergence); writes its outputs; resolves to result.json's content. */
 export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions = {}): Promise<RunResult> {
   const t0 = now();
@@ -114,23 +168,19 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   const { model, params } = await buildRunModel(job, ds);
   prepareOutDir(job.outDir);
 
-  const loader = createLoader(ds);
-  const out = (f: string) => join(job.outDir, f);
   const h = job.hparams;
-  const record = jobRecord(job);
-  const seeds = { dataSeed: job.data.dataSeed, trialSeed: job.data.trialSeed, hparamsSeed: job.seeds.hparamsSeed ?? null, runSeed: job.seeds.runSeed };
-  const meta = (scores: CheckpointScores) => ({ format: 'ratatouille-train/1', job: record, step: scores.step, scores, seeds });
-  const records: MetricsRecord[] = [];
-  const bestParams = cloneParams(params);
-  let best: CheckpointScores | null = null;
-  let failure: string | null = null;
-  let phase: Phase | null = null;
-  let stepsDone = 0;
+  const out = (f: string) => join(job.outDir, f);
+  const ckpt = new Checkpoints(job, model, params);
   const time = { setup: 0, train: 0, eval: 0, write: 0 };
-  const fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
+  const loader = createLoader(ds);
+  let fwd: ForwardSession | null = null;
+  let phase: Phase | null = null;
+  let failure: string | null = null;
+  let stepsDone = 0;
   try {
+    fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
+    const predict = (b: { x: Float32Array }) => fwd!.logits(b.x);
     const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed });
-    const predict = (b: { x: Float32Array }) => fwd.logits(b.x);
     time.setup = now() - t0;
     let lossSum = 0;
     let lossCount = 0;
@@ -184,43 +234,27 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         evalSeconds,
       };
       lossSum = lossCount = intervalTrain = 0;
-      records.push(rec);
-      const improved = best === null || rec.val > best.val || (Number.isNaN(best.val) && !Number.isNaN(rec.val));
       const tw = now();
-      writeFileAtomic(out(OUTPUTS.metrics), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      if (improved) {
-        best = scoresOf(rec);
-        copyParams(bestParams, params);
-        writeCheckpoint(out(OUTPUTS.weights), model, bestParams, meta(best));
-      }
+      const improved = ckpt.add(rec);
       time.write += now() - tw;
       opts.onProgress?.({ kind: 'checkpoint', record: rec, best: improved });
     }
 
-    const last = records.length ? scoresOf(records[records.length - 1]) : null;
+    const { best, last } = ckpt;
     const tw = now();
     if (!failure) {
-      writeCheckpoint(out(OUTPUTS.last), model, params, meta(last!));
-      writeFileAtomic(out(OUTPUTS.onnx), model.exportGraph(bestParams).bytes);
+      writeCheckpoint(out(OUTPUTS.last), model, params, ckpt.metadata(last!));
+      writeFileAtomic(out(OUTPUTS.onnx), model.exportGraph(ckpt.bestParams).bytes);
     }
     time.write += now() - tw;
-    const info = describeDataset(ds);
     const result: RunResult = {
       status: failure ? 'diverged' : 'done',
       ...(failure ? { message: `${failure}; ${best ? `weights.safetensors holds step ${best.step}` : 'no checkpoint was written'}` } : {}),
       outDir: job.outDir,
       job,
       model: model.spec,
-      dataset: {
-        name: info.name,
-        domainbedName: info.domainbedName,
-        domains: [...ds.domains],
-        classes: [...ds.classes],
-        trainDomains: data.trainDomains.map((d) => ds.domains[d]),
-        testDomains: data.testDomains.map((d) => ds.domains[d]),
-        holdoutSize: data.holdout?.length ?? null,
-      },
-      seeds,
+      dataset: datasetInfo(ds, data),
+      seeds: seedsOf(job),
       stepsDone,
       best,
       last,
@@ -232,15 +266,14 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         totalSeconds: now() - t0,
         stepsPerSec: time.train > 0 ? stepsDone / time.train : 0,
       },
-      files: [...(best ? [OUTPUTS.weights] : []), ...(failure ? [] : [OUTPUTS.last, OUTPUTS.onnx]), ...(records.length ? [OUTPUTS.metrics] : []), OUTPUTS.result],
+      files: [...(best ? [OUTPUTS.weights] : []), ...(failure ? [] : [OUTPUTS.last, OUTPUTS.onnx]), ...(ckpt.records.length ? [OUTPUTS.metrics] : []), OUTPUTS.result],
     };
     writeFileAtomic(out(OUTPUTS.result), JSON.stringify(result, null, 2) + '\n');
     if (!failure) writeFileAtomic(out(OUTPUTS.done), 'done\n');
     return result;
   } finally {
     await phase?.session.release();
-    await fwd.release();
+    await fwd?.release();
     await loader.close();
   }
 }
-

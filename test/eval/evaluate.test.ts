@@ -104,6 +104,10 @@ describe('single-domain datasets', () => {
     const correct = (idx: Int32Array) => idx.reduce((c, s) => c + Number(all[s] === one.labels[s]), 0);
     expect(r.test).toEqual({ correct: correct(test), total: 12, acc: correct(test) / 12 });
     expect(r.train).toEqual({ correct: correct(train), total: 48, acc: correct(train) / 48 });
+    const custom = (await evaluate(onnx, one, { dataSeed: 2, holdoutSize: 7 })) as HoldoutEvalResult;
+    const seven = holdoutSplit(60, 7, 2).test;
+    expect(custom.test).toEqual({ correct: correct(seven), total: 7, acc: correct(seven) / 7 });
+    await expect(evaluate(onnx, one, { holdoutSize: 60 })).rejects.toThrow(/holdout size: must be an integer in \[1, 59\]/);
     await expect(evaluate(onnx, one, { testEnvs: [0] })).rejects.toThrow(/single domain/);
   });
 });

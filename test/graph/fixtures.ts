@@ -1,4 +1,5 @@
-// Reads the safetensors fixtures written by scripts/gen_graph_fixtures.py (F32 and I64 only).
+// Reads the safetensors fixtures written by scripts/gen_graph_fixtures.py and
+// scripts/gen_import_fixtures.py (F32 and I64 only).
 import { readFileSync } from 'node:fs';
 
 export interface Fixture {
@@ -10,8 +11,8 @@ export interface Fixture {
   meta: Record<string, string>;
 }
 
-export function readFixture(file: string): Fixture {
-  const buf = readFileSync(new URL(`../fixtures/graph/${file}`, import.meta.url));
+export function readFixture(file: string, area = 'graph'): Fixture {
+  const buf = readFileSync(new URL(`../fixtures/${area}/${file}`, import.meta.url));
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> & { __metadata__?: Record<string, string> };
   const { __metadata__: meta = {}, ...entries } = header;

@@ -15,7 +15,7 @@ import { finiteDifferenceErrors, referenceFeeds, relErr } from './helpers.js';
 import { evaluate } from './reference/eval.js';
 import { tensor } from './reference/tensor.js';
 
-const spec = { arch: 'mnist_cnn', inputShape: [2, 8, 8], numClasses: 3, width: 4 } as const;
+const spec = { arch: 'mnist_cnn', inputShape: [2, 8, 8], numClasses: 3, width: 8 } as const;
 const M = 3, N = 4, P = 0.3;
 
 function memberBatch(m: number) {

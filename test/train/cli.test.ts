@@ -42,12 +42,12 @@ describe('ratatouille train', () => {
     expect(existsSync(join(out, 'done'))).toBe(false);
   });
 
-  it('says when imported ONNX models cannot be fine-tuned yet, and refuses mixing --job with job options', async () => {
+  it('names a missing .onnx model in one line, and refuses mixing --job with job options', async () => {
     const out = tmpDir('cli-onnx');
     const r = await cli('train', '--model', join(out, 'm.onnx'), '--data', 'mnist', '--steps', '1', '--out', out, '--in-process');
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/m\.onnx: /);
+    expect(r.stderr).toMatch(/^ratatouille: .*m\.onnx: /);
     const job = join(out, 'job.json');
     writeFileSync(job, '{}');
     const mixed = await cli('train', '--job', job, '--lr', '0.1');

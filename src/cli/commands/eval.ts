@@ -3,7 +3,8 @@
 // the MNIST digits' train/test holdout. Results on stdout (text or --json), progress on stderr.
 import { Command } from 'commander';
 import { openDataset } from '../../data/registry.js';
-import { checkTestEnvs, evaluate, formatEvalResult, loadOnnxClassifier } from '../../eval/index.js';
+import { InputError } from '../../errors.js';
+import { checkTestEnvs, evaluate, formatEvalResult, loadOnnxClassifier, usesHoldout } from '../../eval/index.js';
 import { createProgress, type Progress } from '../progress.js';
 import { parseChoice, parseIntOption, parseNumberList } from '../options.js';
 
@@ -13,6 +14,7 @@ interface EvalOpts {
   testEnv?: string;
   dataSeed: string;
   trialSeed: string;
+  holdout?: string;
   batch: string;
   threads?: string;
   ep: string;
@@ -36,7 +38,7 @@ function lateProgress(label: string): { update: (done: number, total: number) =>
     update(done, total) {
       if (!bar && performance.now() - start < PROGRESS_AFTER_MS) return;
       bar ??= createProgress(label, total, 'items');
-      bar.update(done, 'images');
+      bar.update(done);
     },
     stop: () => bar?.stop(),
   };
@@ -49,6 +51,7 @@ export function evalCommand(): Command {
     .requiredOption('--data <name>', 'dataset name (see `ratatouille data list`) or folder:<path>')
     .option('--test-env <k>', 'test domain index (comma list for several): adds training-domain validation and test accuracy')
     .option('--data-seed <s>', 'seed of domain membership and dataset noise; for mnist also of the 2,000-digit test holdout', '0')
+    .option('--holdout <n>', 'single-domain datasets: test samples of the holdout (default 20%: 2,000 of the mnist digits)')
     .option('--trial-seed <t>', 'DomainBed trial seed of the per-domain 80/20 in/out splits', '0')
     .option('--batch <n>', 'images per inference batch', '256')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
@@ -67,6 +70,7 @@ export function evalCommand(): Command {
       const workers = o.workers === undefined ? undefined : parseIntOption('--workers', o.workers, 0, 64);
       const executionProvider = parseChoice('--ep', o.ep, ['cpu', 'cuda'] as const);
       const testEnvs = o.testEnv === undefined ? [] : parseNumberList('--test-env', o.testEnv);
+      const holdoutSize = o.holdout === undefined ? undefined : parseIntOption('--holdout', o.holdout, 1);
 
       const model = await loadOnnxClassifier(o.model, { threads, executionProvider });
       try {
@@ -75,11 +79,13 @@ export function evalCommand(): Command {
         const imageSize = h !== null && h === w ? h : undefined;
         const ds = await openDataset(o.data, { dataSeed, dataDir: o.dataDir, cacheDir: o.cache === false ? null : o.cacheDir, strict: o.strict, imageSize });
         checkTestEnvs(ds, testEnvs, '--test-env');
+        if (holdoutSize !== undefined && !usesHoldout(ds)) throw new InputError('--holdout', `applies to single-domain datasets; ${ds.name} has ${ds.domains.length} domains`);
         const progress = lateProgress(`eval ${ds.name}`);
         const result = await evaluate(model, ds, {
           batch,
           trialSeed,
           dataSeed,
+          holdoutSize,
           testEnvs,
           workers,
           where: o.model,

@@ -35,6 +35,15 @@ export type ModelSpec =
       baseWidth?: number;
       /** Default 'frozen' (DomainBed: eval-mode BatchNorm, trainable γ/β). */
       batchNorm?: 'frozen' | 'train';
+    }
+  | {
+      /** An imported ONNX inference model (import.ts; buildModel cannot make it from the spec alone). */
+      arch: 'onnx';
+      path: string;
+      /** The tensor after which the classifier starts. */
+      split: string;
+      inputShape: readonly [number, number, number];
+      numClasses: number;
     };
 
 export interface Model {
@@ -54,6 +63,7 @@ export interface Model {
 }
 
 export function buildModel(spec: ModelSpec): Model {
+  if (spec.arch === 'onnx') throw new InputError('model spec', `arch 'onnx' (${spec.path}): load it with importOnnxModel`);
   const [c, h, w] = spec.inputShape;
   const widths = spec.arch === 'mnist_cnn' ? { width: spec.width ?? 64 } : { baseWidth: spec.baseWidth ?? 64 };
   for (const [k, v] of Object.entries({ channels: c, height: h, 'image width': w, numClasses: spec.numClasses, ...widths })) {
@@ -74,7 +84,20 @@ export function buildModel(spec: ModelSpec): Model {
   const featureDim = net.shape(feature)[1] as number;
   const logits = linear(net, 'classifier', dropout(net, 'featurizer.dropout', feature), spec.numClasses);
   const loss = crossEntropy(net, 'loss', logits, y);
-  const roles: NetRoles = { net, x, y, logits, loss };
+  return assembleModel(spec, { net, x, y, logits, loss }, featureDim, buildMultiModel);
+}
+
+/**
+ * The Model over a finished Net (shared with import.ts). `initParams(seed)` draws fresh values
+ * per the ParamSpecs (imported weights are copied); `multi` builds M-member graphs where supported.
+ */
+export function assembleModel(
+  spec: ModelSpec,
+  roles: NetRoles,
+  featureDim: number,
+  multi?: (model: Model, members: number) => MultiModel,
+): Model {
+  const { net } = roles;
   const model: Model = {
     spec,
     params: net.params,
@@ -84,7 +107,7 @@ export function buildModel(spec: ModelSpec): Model {
     trainingGraph: (opts) => compileTraining(roles, opts),
     forwardGraph: (opts) => compileForward(roles, opts),
     exportGraph: (weights, opts) => compileForward(roles, { ...opts, weights }),
-    ...(spec.arch === 'mnist_cnn' ? { multi: (members: number) => buildMultiModel(model, members) } : {}),
+    ...(multi && spec.arch === 'mnist_cnn' ? { multi: (members: number) => multi(model, members) } : {}),
   };
   return model;
 }

@@ -13,6 +13,15 @@ import { dropout, memberCrossEntropy, memberLinear } from '../ops/index.js';
 import type { Model } from './index.js';
 import { mnistCnn } from './mnist-cnn.js';
 
+/**
+ * Members per training graph a sweep should use: 1, i.e. one TrainingSession per run. Measured with
+ * `ratatouille bench train --members M` (2 ORT threads, 2-core shared VM at load 6-8, fixed batch
+ * 64): per member-step, one M-member graph took 1.24× (M=2) and 1.02× (M=4) the time of M separate
+ * sessions at width 64, 1.08× (M=4) at width 16; earlier rounds gave 0.88-1.36×. It never won
+ * reliably, so separate sessions stay the default; MultiTrainingSession remains for other machines.
+ */
+export const RECOMMENDED_MEMBERS_PER_GRAPH = 1;
+
 /** Training-graph output holding the M members' losses (the `loss` output is their sum). */
 export const MEMBER_LOSSES = 'member_losses';
 

@@ -96,23 +96,23 @@ function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci] = spatial(g.net, g.I(0), g.n.name);
   const pointwise = a.k === 1 && a.stride === 1 && a.pad === 0;
   const mode = g.tuning.convWeightGrad;
-  const gather = a.groups === 1 && !pointwise && (mode === 'gather' || (mode === 'auto' && ci >= GATHER_MIN_CHANNELS));
+  const gather = !pointwise && (mode === 'gather' || (mode === 'auto' && ci / a.groups >= GATHER_MIN_CHANNELS));
   if (gather) gatherWeightGrad(g, a, dy);
   else oneHotWeightGrad(g, a, dy);
 }
 
 /**
- * dW = dY[Co, N·P] · cols[N·P, k²·Ci] in one Gemm. cols gathers whole NHWC rows (Ci contiguous
- * floats per tap) from X with one zero row appended for the padding taps: the im2col costs one
- * row copy per (position, tap) instead of a 9-output-channel Conv plus its NCHWc reorder, and the
- * reduction over the batch happens inside the Gemm (K = N·P) instead of a batched MatMul + ReduceSum.
+ * dW = dY[Co, N·P] · cols[N·P, k²·Ci] in one Gemm (per group). cols
+ * gathers whole NHWC rows (Ci contiguous floats per tap) from X with one zero row appended for the
+ * padding taps: the im2col costs one row copy per (position, tap) instead of a 9-output-channel
+ * Conv plus its NCHWc reorder, and the sum over the batch happens inside the Gemm (K = N·P)
+ * instead of a batched MatMul + ReduceSum.
  */
 function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
-  const e = g.e, kk = a.k * a.k;
-  const key = `im2col/rows/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`;
-  const index = e.constI64(key, () => {
+  const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
+  const index = e.constI64(`im2col/rows/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
     const idx: number[] = [];
     for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) {
       const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
@@ -120,17 +120,28 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
     }
     return idx;
   });
-  const nhwc = e.node('Transpose', [g.I(0)], g.tmp('xNhwc'), { perm: [0, 2, 3, 1] });
-  const rows = e.node('Reshape', [nhwc, e.i64([0, h * w, ci])], g.tmp('xRows'));
-  const padded = e.node('Pad', [rows, e.i64([0, 0, 0, 0, 1, 0])], g.tmp('xRowsZ'));
-  const taps = e.node('Gather', [padded, index], g.tmp('taps'), { axis: 1 });
-  const cols = e.node('Reshape', [taps, e.i64([-1, kk * ci])], g.tmp('cols'));
-  const d3 = e.node('Reshape', [dy, e.i64([0, co, ho * wo])], g.tmp('dy3'));
-  const dt = e.node('Transpose', [d3], g.tmp('dyT'), { perm: [1, 0, 2] });
-  const d2 = e.node('Reshape', [dt, e.i64([co, -1])], g.tmp('dy2'));
-  const gw = e.node('Gemm', [d2, cols], g.tmp('dw2'));
-  const w4 = e.node('Reshape', [gw, e.i64([co, a.k, a.k, ci])], g.tmp('dwHwc'));
+  // One Gather + Gemm per group on its own NHWC rows; groups are split apart with Split, which
+  // ORT does as block copies (a 4-D Transpose bringing the group axis first is far slower).
+  const xs = G === 1 ? [g.I(0)] : splitGroups(g, g.I(0), G, 'x');
+  const dys = G === 1 ? [dy] : splitGroups(g, dy, G, 'dy');
+  const parts = xs.map((x, j) => {
+    const t = (s: string) => g.tmp(G === 1 ? s : `${s}${j}`);
+    const nhwc = e.node('Transpose', [e.node('Reshape', [x, e.i64([0, cig, h * w])], t('x3'))], t('xNhwc'), { perm: [0, 2, 1] });
+    const rows = e.node('Pad', [nhwc, e.i64([0, 0, 0, 0, 1, 0])], t('xRowsZ'));
+    const cols = e.node('Reshape', [e.node('Gather', [rows, index], t('taps'), { axis: 1 }), e.i64([-1, kk * cig])], t('cols'));
+    const dt = e.node('Transpose', [e.node('Reshape', [dys[j], e.i64([0, cog, P])], t('dy3'))], t('dyT'), { perm: [1, 0, 2] });
+    return e.node('Gemm', [e.node('Reshape', [dt, e.i64([cog, -1])], t('dy2')), cols], t('dw2'));
+  });
+  const gw = G === 1 ? parts[0] : e.node('Concat', parts, g.tmp('dw2'), { axis: 0 });
+  const w4 = e.node('Reshape', [gw, e.i64([co, a.k, a.k, cig])], g.tmp('dwHwc'));
   e.node('Transpose', [w4], g.GI(1), { perm: [0, 3, 1, 2] });
+}
+
+/** The G channel blocks of an NCHW value, as G separate values. */
+function splitGroups(g: GradCtx, v: string, G: number, tag: string): string[] {
+  const outs = Array.from({ length: G }, (_, j) => g.tmp(`${tag}Group${j}`));
+  g.e.node('Split', [v], outs, { axis: 1 });
+  return outs;
 }
 
 /** dW[co, ci·k²] = Σ_n,p dY[n, co, p] · cols[n, ci·k², p], with cols from a one-hot-kernel Conv. */

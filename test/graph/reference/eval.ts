@@ -127,7 +127,10 @@ function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
     }
     case 'Gather': return [layout.gather(x[0]!, x[1]!, attrInt(n, 'axis', 0))];
     case 'Concat': return [layout.concat(x as RTensor[], attrInt(n, 'axis', 0))];
-    case 'Split': return layout.split(x[0]!, attrInt(n, 'axis', 0), ints(x[1]));
+    case 'Split': {
+      const axis = attrInt(n, 'axis', 0), d = x[0]!.dims[axis < 0 ? axis + x[0]!.dims.length : axis], k = n.output!.length;
+      return layout.split(x[0]!, axis, x[1] ? ints(x[1]) : Array(k).fill(d / k));
+    }
     case 'Tile': return [layout.tile(x[0]!, ints(x[1]))];
     case 'Unsqueeze': {
       const r = x[0]!.dims.length + x[1]!.data.length;
