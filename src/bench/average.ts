@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import { native, packageRoot } from '../../bindings/native.js';
 import { decodeToF32, encodeFromF32, type FloatDType } from '../io/dtype.js';
 import { parseSafetensorsHeader, planSafetensors, openSafetensorsWriter, writeSafetensors } from '../io/safetensors.js';
+import { writeAllAndCommit } from '../io/tensor-io.js';
 import { averageCheckpoints } from '../merge/average.js';
 import { parseChoice, parseIntOption } from '../cli/options.js';
 import { formatBytes } from '../util/format.js';
@@ -23,15 +24,15 @@ function writeSynthetic(path: string, mb: number, dtype: FloatDType, seed: numbe
   const elt = dtype === 'F32' ? 4 : 2;
   const total = Math.floor((mb * 2 ** 20) / elt);
   const per = TENSOR_BYTES / elt;
-  const entries = [];
+  const entries: { name: string; dtype: FloatDType; shape: number[] }[] = [];
   for (let i = 0, left = total; left > 0; i++) {
     const n = Math.min(per, left);
     entries.push({ name: `layer${i}.weight`, dtype, shape: [n] });
     left -= n;
   }
   const plan = planSafetensors(path, entries);
-  const sink = openSafetensorsWriter(plan);
-  try {
+  // generated one tensor at a time, so the checkpoint never sits in memory whole
+  function* tensors(): Generator<[string, Uint8Array]> {
     let s = seed >>> 0;
     for (const e of entries) {
       const v = new Float32Array(e.shape[0]);
@@ -39,13 +40,10 @@ function writeSynthetic(path: string, mb: number, dtype: FloatDType, seed: numbe
         s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
         v[i] = (s / 2 ** 32 - 0.5) * 0.1;
       }
-      sink.write(e.name, encodeFromF32(v, dtype));
+      yield [e.name, encodeFromF32(v, dtype)];
     }
-    sink.commit();
-  } catch (e) {
-    sink.abort();
-    throw e;
   }
+  writeAllAndCommit(openSafetensorsWriter(plan), tensors());
 }
 
 /** The naive way: every checkpoint whole in memory as JS Float32Arrays, then sum and divide. */

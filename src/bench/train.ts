@@ -62,11 +62,12 @@ interface Contender {
   opt: number[];
 }
 
-const LEVERS: { label: string; tuning: Partial<Tuning> }[] = [
-  { label: 'prototype formulations (one-hot dW, decomposed norm, Where ReLU)', tuning: { convWeightGrad: 'onehot', norm: 'decomposed', reluGrad: 'where' } },
+const LEVERS: { label: string; tuning: Partial<Tuning>; resnetOnly?: boolean }[] = [
+  { label: 'prototype formulations (one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' } },
   { label: 'without Gather-im2col dW (one-hot Conv + MatMul)', tuning: { convWeightGrad: 'onehot' } },
   { label: 'without fused norm (ReduceMean chains)', tuning: { norm: 'decomposed' } },
   { label: 'without float-mask ReLU backward (Where)', tuning: { reluGrad: 'where' } },
+  { label: 'without ConvTranspose dX on small maps (flipped-kernel Conv everywhere)', tuning: { convInputGrad: 'conv' }, resnetOnly: true },
 ];
 
 function specOf(o: TrainBenchOptions): ModelSpec {
@@ -152,7 +153,7 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
   const model = buildModel(spec);
   const main = await single('ours', model, o);
   const contenders: Contender[] = [main.c];
-  if (o.ab) for (const l of LEVERS) contenders.push((await single(l.label, model, o, { tuning: l.tuning })).c);
+  if (o.ab) for (const l of LEVERS) if (!l.resnetOnly || o.model === 'resnet18') contenders.push((await single(l.label, model, o, { tuning: l.tuning })).c);
   if (o.ab) contenders.push((await single('intra-op threads spinning (ORT\'s default)', model, o, {}, { spinning: true })).c);
   if (o.members > 1) contenders.push(await separate(model, o), await multi(model, o));
 

@@ -1,4 +1,7 @@
-// Parsers for option values shared by commands; each failure is a one-line InputError naming the option.
+// Parsers for option values shared by commands (each failure is a one-line InputError naming the
+// option), and the option groups several commands declare alike.
+import type { Command } from 'commander';
+import type { OpenOptions } from '../data/registry.js';
 import { InputError } from '../errors.js';
 
 export function parseChoice<T extends string>(option: string, value: string, choices: readonly T[]): T {
@@ -40,4 +43,26 @@ export function parseNumberOption(option: string, value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InputError(option, `must be a number (got ${JSON.stringify(value)})`);
   return n;
+}
+
+/** The dataset location/cache flags as commander parses them (`--no-cache` gives `cache: false`). */
+export interface DatasetFlags {
+  dataDir?: string;
+  cacheDir?: string;
+  cache?: boolean;
+  strict?: boolean;
+}
+
+/** Adds the flags of every command that opens a dataset: where the files are, the cache, strictness. */
+export function withDatasetOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'folder with the Fashion-MNIST IDX files (default: $RATATOUILLE_DATA_DIR or /usr/share/datasets/fashion-mnist)')
+    .option('--cache-dir <dir>', 'dataset cache (default: $RATATOUILLE_CACHE or ~/.cache/model-ratatouille)')
+    .option('--no-cache', 'build the dataset in memory without reading or writing the cache')
+    .option('--strict', 'image folders: fail on an undecodable image instead of skipping it');
+}
+
+/** The `openDataset` options those flags set. */
+export function datasetOpenOptions(o: DatasetFlags): Pick<OpenOptions, 'dataDir' | 'cacheDir' | 'strict'> {
+  return { dataDir: o.dataDir, cacheDir: o.cache === false ? null : o.cacheDir, strict: o.strict };
 }

@@ -20,26 +20,24 @@ export interface FolderScanOptions {
   readonly imageSize?: number;
 }
 
-function subdirs(dir: string): string[] {
+/** The visible entries of `dir` (no dotfiles), sorted; an unreadable folder is an InputError. */
+function listVisible(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (e) {
     throw new InputError(dir, `cannot list folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return names.filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory()).sort();
+  return names.filter((n) => !n.startsWith('.')).sort();
+}
+
+function subdirs(dir: string): string[] {
+  return listVisible(dir).filter((n) => statSync(join(dir, n)).isDirectory());
 }
 
 function imageFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    throw new InputError(dir, `cannot list folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return names
-    .filter((n) => !n.startsWith('.') && IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && statSync(join(dir, n)).isFile())
-    .sort()
+  return listVisible(dir)
+    .filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase()) && statSync(join(dir, n)).isFile())
     .map((n) => join(dir, n));
 }
 

@@ -129,7 +129,7 @@ class Importer {
   private act(name: string, where: string): string {
     const v = this.val(name, where);
     if (v.kind === 'act') return v.ir;
-    if (v.kind === 'matmul') return this.linear(v.node, v.x, v.w, undefined, v.group);
+    if (v.kind === 'matmul') return this.linear(v.node, v.x, v.w, undefined, v.group, true);
     this.fail(`${where}: ${name} is not an activation here (${v.kind === 'gn' ? 'an incomplete GroupNorm pattern' : v.kind})`);
   }
 
@@ -293,14 +293,15 @@ class Importer {
         return;
       }
       case 'Add': {
-        const a = this.val(ins[0], where), b = this.val(ins[1], where);
+        // Pattern values (a pending GroupNorm affine or MatMul) may be either operand.
+        const [a, b] = [this.val(ins[0], where), this.val(ins[1], where)].sort((p, q) => Number(p.kind === 'param') - Number(q.kind === 'param'));
         if (a.kind === 'gn' && a.stage === 'scaled' && b.kind === 'param') {
           const ch = this.nchw(a.src, where)[0];
           this.emit('GroupNorm', out, [a.src, this.declare(a.gamma!, [ch], group), this.declare(b, [ch], group)], this.net.shape(a.src), { groups: a.groups, eps: a.eps });
         } else if (a.kind === 'matmul' && b.kind === 'param') {
           this.linear(out, a.x, a.w, b, a.group, true);
         } else {
-          const [x, z] = [this.act(ins[0], where), this.act(ins[1], where)];
+          const [x, z] = [this.act(ins[0], where), this.act(ins[1], where)]; // a param here fails: no broadcast Add
           if (this.net.shape(x).join() !== this.net.shape(z).join()) this.fail(`${where}: only same-shape (residual) Add is supported`);
           this.emit('Add', out, [x, z], this.net.shape(x));
         }

@@ -8,19 +8,24 @@ import type { OnnxEmitter } from './onnx-builder.js';
 export type Mode = 'train' | 'eval';
 
 /**
- * Formulation choices of the lowering, all exact (gradient-tested) and differing only in speed on
- * ORT CPU; the defaults are the measured fastest (src/bench/train.ts keeps the A/B numbers).
+ * Formulation choices of the lowering, all exact (gradient-tested under every choice) and
+ * differing only in speed on ORT CPU. The defaults are the measured fastest: `ratatouille bench
+ * train --ab` times each one switched back, interleaved with the default. On the 2-core VM (load
+ * 5-8) reverting all of them cost 7-21% on MNIST_CNN and 13% on ResNet-18; one at a time the
+ * effects are a few percent each, within run-to-run noise for some (see the bench for numbers).
  */
 export interface Tuning {
   /** Conv2d dW: 'gather' = NHWC-row Gather im2col + one Gemm; 'onehot' = one-hot Conv im2col + MatMul; 'auto' picks per layer. */
   convWeightGrad: 'auto' | 'gather' | 'onehot';
+  /** Stride-1 Conv2d dX: 'conv' = Conv with the flipped kernel; 'convTranspose'; 'auto' = by output size. */
+  convInputGrad: 'auto' | 'conv' | 'convTranspose';
   /** GroupNorm / BatchNorm: 'fused' = LayerNormalization forward, sums-based backward; 'decomposed' = ReduceMean chains. */
   norm: 'fused' | 'decomposed';
   /** ReLU backward: 'mul' = dY·float(Y>0); 'where' = Where(Y>0, dY, 0). */
   reluGrad: 'mul' | 'where';
 }
 
-export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', norm: 'fused', reluGrad: 'mul' };
+export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul' };
 
 export interface LowerCtx {
   readonly e: OnnxEmitter;

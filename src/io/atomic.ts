@@ -66,6 +66,25 @@ export class AtomicFile {
   }
 }
 
+/**
+ * Opens one AtomicFile per item and lets `frame` write its fixed bytes (headers, copied spans);
+ * if anything throws, every file opened so far is removed. Returned in `items` order.
+ */
+export function openAtomicFiles<T>(items: readonly T[], dest: (item: T) => string, frame: (f: AtomicFile, item: T) => void): AtomicFile[] {
+  const files: AtomicFile[] = [];
+  try {
+    for (const item of items) {
+      const f = new AtomicFile(dest(item));
+      files.push(f);
+      frame(f, item);
+    }
+  } catch (e) {
+    for (const f of files) f.abort();
+    throw e;
+  }
+  return files;
+}
+
 /** Writes a whole file atomically. */
 export function writeFileAtomic(dest: string, data: Uint8Array | string): void {
   const f = new AtomicFile(dest);

@@ -5,12 +5,12 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError } from '../errors.js';
-import { AtomicFile } from './atomic.js';
+import { type AtomicFile, openAtomicFiles } from './atomic.js';
 import { type FloatDType, dtypeSize, isFloatDType } from './dtype.js';
 import { type OnnxInitializer, type OnnxScan, onnxFromDtype, scanOnnx } from './onnx.js';
 import { type Field, GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR, WIRE_LEN, WIRE_VARINT, concatBytes, lenField, tagBytes, varintBytes } from './onnx-wire.js';
 import { type TensorData, encodeTensorData } from './safetensors.js';
-import { AtomicTensorSink, type PlannedTensor, type TensorSink } from './tensor-io.js';
+import { AtomicTensorSink, type PlannedTensor, type TensorSink, writeAllAndCommit } from './tensor-io.js';
 
 export interface OnnxCopyOptions {
   /** Initializers whose data the caller supplies; default: every F32/F16/BF16/F64 initializer. */
@@ -246,18 +246,8 @@ function writeParts(file: AtomicFile, out: OnnxOutputFile): void {
 
 /** Writes the framing (every part but the caller's tensors); then stream tensors and commit. */
 export function openOnnxCopyWriter(plan: OnnxCopyPlan): TensorSink {
-  const files: AtomicFile[] = [];
-  try {
-    for (const out of plan.data ? [plan.data, plan.model] : [plan.model]) {
-      const f = new AtomicFile(out.path);
-      files.push(f);
-      writeParts(f, out);
-    }
-  } catch (e) {
-    for (const f of files) f.abort();
-    throw e;
-  }
-  return new AtomicTensorSink(plan.tensors, files);
+  const outputs = plan.data ? [plan.data, plan.model] : [plan.model];
+  return new AtomicTensorSink(plan.tensors, openAtomicFiles(outputs, (out) => out.path, writeParts));
 }
 
 export interface OnnxReplacement {
@@ -280,13 +270,6 @@ export async function writeOnnxWithInitializers(
     const t = plan.tensors.get(name)!;
     return [name, encodeTensorData(destPath, name, t.dtype, r.data, t.byteLength)] as const;
   });
-  const sink = openOnnxCopyWriter(plan);
-  try {
-    for (const [name, bytes] of encoded) sink.write(name, bytes);
-    sink.commit();
-  } catch (e) {
-    sink.abort();
-    throw e;
-  }
+  writeAllAndCommit(openOnnxCopyWriter(plan), encoded);
   return plan;
 }

@@ -3,13 +3,13 @@
 // the writer runs its planned layout through the same validator before writing a byte.
 import { open } from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { AtomicFile } from './atomic.js';
+import { openAtomicFiles } from './atomic.js';
 import {
   type DType, type FloatDType, bytesOf, decodeToF32, dtypeAlignment, encodeFromF32, isDType, isFloatDType,
   tensorByteLength,
 } from './dtype.js';
 import { inspectJsonKeys } from './json-strict.js';
-import { AtomicTensorSink, type PlannedTensor, type TensorSink, readRange } from './tensor-io.js';
+import { AtomicTensorSink, type PlannedTensor, type TensorSink, readRange, writeAllAndCommit } from './tensor-io.js';
 
 /** The format's cap on the JSON header (safetensors MAX_HEADER_SIZE). */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -282,14 +282,7 @@ export function planSafetensors(dest: string, entries: readonly SafetensorsEntry
 
 /** Opens the atomic output with the header written; stream each tensor's bytes, then commit. */
 export function openSafetensorsWriter(plan: SafetensorsPlan): TensorSink {
-  const f = new AtomicFile(plan.dest);
-  try {
-    f.write(plan.headerBytes, 0);
-  } catch (e) {
-    f.abort();
-    throw e;
-  }
-  return new AtomicTensorSink(plan.tensors, [f]);
+  return new AtomicTensorSink(plan.tensors, openAtomicFiles([plan], (p) => p.dest, (f, p) => f.write(p.headerBytes, 0)));
 }
 
 /** fp32 values (converted to the tensor's float dtype), fp64 values (F64 or F32), or raw bytes. */
@@ -320,13 +313,6 @@ export function encodeTensorData(where: string, name: string, dtype: DType, data
 /** Writes a whole safetensors file atomically. */
 export function writeSafetensors(dest: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string> | null): void {
   const plan = planSafetensors(dest, tensors, metadata);
-  const encoded = tensors.map((t) => encodeTensorData(dest, t.name, t.dtype, t.data, plan.tensors.get(t.name)!.byteLength));
-  const sink = openSafetensorsWriter(plan);
-  try {
-    tensors.forEach((t, i) => sink.write(t.name, encoded[i]));
-    sink.commit();
-  } catch (e) {
-    sink.abort();
-    throw e;
-  }
+  const encoded = tensors.map((t) => [t.name, encodeTensorData(dest, t.name, t.dtype, t.data, plan.tensors.get(t.name)!.byteLength)] as const);
+  writeAllAndCommit(openSafetensorsWriter(plan), encoded);
 }

@@ -4,13 +4,13 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { AtomicFile, writeFileAtomic } from './atomic.js';
+import { openAtomicFiles, writeFileAtomic } from './atomic.js';
 import { parseStrictJson } from './json-strict.js';
 import {
   type SafetensorsEntry, type SafetensorsFile, type SafetensorsPlan, type SafetensorsTensor, type TensorToWrite,
   encodeTensorData, openSafetensorsWriter, planSafetensors, readSafetensorsHeader,
 } from './safetensors.js';
-import { AtomicTensorSink, type PlannedTensor, type TensorSink, resolveInside } from './tensor-io.js';
+import { AtomicTensorSink, type PlannedTensor, type TensorSink, resolveInside, writeAllAndCommit } from './tensor-io.js';
 
 export interface ShardedTensor {
   shard: SafetensorsFile;
@@ -158,19 +158,9 @@ export function shardedIndexJson(plan: ShardedPlan): string {
  */
 export function openShardedWriter(plan: ShardedPlan): TensorSink {
   if (!plan.indexPath) return openSafetensorsWriter(plan.shards[0]);
-  const files: AtomicFile[] = [];
   const tensors = new Map<string, PlannedTensor>();
-  try {
-    for (const shard of plan.shards) {
-      const f = new AtomicFile(shard.dest);
-      files.push(f);
-      f.write(shard.headerBytes, 0);
-      for (const [name, t] of shard.tensors) tensors.set(name, t);
-    }
-  } catch (e) {
-    for (const f of files) f.abort();
-    throw e;
-  }
+  for (const shard of plan.shards) for (const [name, t] of shard.tensors) tensors.set(name, t);
+  const files = openAtomicFiles(plan.shards, (s) => s.dest, (f, s) => f.write(s.headerBytes, 0));
   const indexPath = plan.indexPath;
   return new AtomicTensorSink(tensors, files, () => writeFileAtomic(indexPath, shardedIndexJson(plan)));
 }
@@ -187,13 +177,6 @@ export function writeShardedSafetensors(
     const shard = plan.shards.find((s) => s.tensors.has(t.name))!;
     return [t.name, encodeTensorData(shard.dest, t.name, t.dtype, t.data, shard.tensors.get(t.name)!.byteLength)] as const;
   });
-  const sink = openShardedWriter(plan);
-  try {
-    for (const [name, bytes] of encoded) sink.write(name, bytes);
-    sink.commit();
-  } catch (e) {
-    sink.abort();
-    throw e;
-  }
+  writeAllAndCommit(openShardedWriter(plan), encoded);
   return plan;
 }

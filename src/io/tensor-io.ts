@@ -105,6 +105,17 @@ export interface TensorSink {
   abort(): void;
 }
 
+/** Writes each tensor's bytes whole, then commits; any throw aborts the sink, leaving no file. */
+export function writeAllAndCommit(sink: TensorSink, encoded: Iterable<readonly [name: string, bytes: Uint8Array]>): void {
+  try {
+    for (const [name, bytes] of encoded) sink.write(name, bytes);
+    sink.commit();
+  } catch (e) {
+    sink.abort();
+    throw e;
+  }
+}
+
 /** The sink over already-framed atomic files; commit checks every tensor got all its bytes. */
 export class AtomicTensorSink implements TensorSink {
   private readonly written = new Map<string, number>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { parseIntOption, parseNumberList } from '../cli/options.js';
-import { DEMO_CONFIG, parseSetting, readConfigFile, resolveConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
+import { DEMO_CONFIG, parseConfig, parseSetting, readConfigFile, resolveConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
 import { createContext, type PipelineContext } from './context.js';
 import { silentProgress, stderrProgress } from './progress.js';
 import type { RunInfo } from './pipeline.js';
@@ -24,6 +24,8 @@ export interface PipelineFlags {
   nHparams?: string;
   steps?: string;
   width?: string;
+  external?: string[];
+  printConfig?: boolean;
   quiet?: boolean;
 }
 
@@ -32,7 +34,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Adds the shared options to a pipeline command. */
 export function withPipelineOptions(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', 'config file (JSON or YAML); see `ratatouille run --help` for keys')
+    .option('-c, --config <file>', 'config file (JSON or YAML) with any keys that --print-config shows')
     .option('--set <key=value>', 'set one config key, e.g. --set target.steps=600 (repeatable)', collect)
     .option('--run-dir <dir>', 'run directory (default: config runDir); its config.json is the starting point')
     .option('--workers <n>', 'trainings side by side, each in a worker thread')
@@ -44,6 +46,8 @@ export function withPipelineOptions(cmd: Command): Command {
     .option('--n-hparams <n>', 'runs per sweep (target.nHparams)')
     .option('--steps <n>', 'full fine-tuning steps of target runs (target.steps)')
     .option('--width <n>', 'MNIST_CNN width (model.width)')
+    .option('--external <name=path>', 'add a fine-tuning made elsewhere (safetensors with featurizer.*) to the auxiliary pool (repeatable)', collect)
+    .option('--print-config', 'print the resolved configuration (every key, defaults filled) and exit')
     .addOption(new Option('-q, --quiet', 'no progress on stderr'));
 }
 
@@ -78,15 +82,26 @@ export function configFromFlags(f: PipelineFlags, preset: PipelineConfigInput = 
   const runDir = (flags.runDir as string | undefined) ?? (fromFile?.runDir as string | undefined) ?? preset.runDir ?? 'runs/ratatouille';
   const stored = join(runDir, 'config.json');
   const base = existsSync(stored) ? (readConfigFile(stored) as PipelineConfigInput) : preset;
-  return resolveConfig({ preset: base, file: f.config, overrides: [flags, ...(f.set ?? []).map(parseSetting)] });
+  const config = resolveConfig({ preset: base, file: f.config, overrides: [flags, ...(f.set ?? []).map(parseSetting)] });
+  if (!f.external?.length) return config;
+  const added = f.external.map((e) => {
+    const eq = e.indexOf('=');
+    if (eq <= 0 || eq === e.length - 1) throw new InputError('--external', `expected name=path, got ${JSON.stringify(e)}`);
+    return { name: e.slice(0, eq), path: e.slice(eq + 1) };
+  });
+  return parseConfig({ ...config, aux: { ...config.aux, external: [...config.aux.external, ...added] } }, '--external');
 }
 
 /**
  * Builds the context and runs `body`. Ctrl-C keeps Node's default (the process ends at once):
  * running trainings leave no `done` marker, so the next invocation reruns exactly those.
  */
-export async function withPipeline<T>(f: PipelineFlags, argv: string[], preset: PipelineConfigInput | undefined, body: (ctx: PipelineContext, info: RunInfo) => Promise<T>): Promise<T> {
+export async function withPipeline(f: PipelineFlags, argv: string[], preset: PipelineConfigInput | undefined, body: (ctx: PipelineContext, info: RunInfo) => Promise<void>): Promise<void> {
   const config = configFromFlags(f, preset);
+  if (f.printConfig) {
+    process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+    return;
+  }
   const progress = f.quiet ? { ...silentProgress, stageSeconds: {} as Record<string, number> } : stderrProgress();
   const ctx = createContext(config, progress);
   return body(ctx, { command: argv, startedAt: performance.now(), stageSeconds: progress.stageSeconds });

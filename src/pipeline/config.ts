@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { zodIssuesError } from '../util/zod-errors.js';
 import { TASK_KINDS, TASK_SOURCES } from './tasks.js';
 
 const posInt = z.number().int().positive();
@@ -138,21 +139,10 @@ export const DEMO_CONFIG: PipelineConfigInput = {
   },
 };
 
-function describe(issues: readonly z.core.$ZodIssue[], where: string): InputError {
-  const parts = issues.map((i) => {
-    const keys = i.code === 'unrecognized_keys' ? (i as { keys: string[] }).keys : null;
-    const path = [where, ...i.path.map(String), ...(keys ? [keys.join(',')] : [])].join('.');
-    return keys ? `${path}: unknown key` : `${path}: ${i.message}`;
-  });
-  const cut = parts[0].indexOf(': ');
-  if (parts.length === 1) return new InputError(parts[0].slice(0, cut), parts[0].slice(cut + 2));
-  return new InputError(where, parts.join('; '));
-}
-
 /** Validates a config value and fills defaults; `where` prefixes the key in errors (the file name). */
 export function parseConfig(value: unknown, where = 'config'): PipelineConfig {
   const r = configSchema.safeParse(value ?? {});
-  if (!r.success) throw describe(r.error.issues, where);
+  if (!r.success) throw zodIssuesError(r.error.issues, where);
   return r.data;
 }
 

@@ -22,10 +22,14 @@ export interface PipelineContext {
 
 export function createContext(config: PipelineConfig, progress: ProgressSink, signal?: AbortSignal): PipelineContext {
   const layout = new RunLayout(config.runDir);
-  mkdirSync(layout.root, { recursive: true });
-  writeFileAtomic(layout.config, JSON.stringify(config, null, 2) + '\n');
   const pool = new JobPool({ workers: config.workers, threads: config.threads, progress, signal });
   return { config, layout, pool, progress, threads: config.threads ? config.threads * Math.max(1, config.workers) : availableParallelism() };
+}
+
+/** Records the config in the run directory (once the inputs it names were checked): later commands start from it. */
+export function saveConfig(ctx: PipelineContext): void {
+  mkdirSync(ctx.layout.root, { recursive: true });
+  writeFileAtomic(ctx.layout.config, JSON.stringify(ctx.config, null, 2) + '\n');
 }
 
 /** The pool's architecture: the foundation's (28×28 grayscale tasks); numClasses is a placeholder. */

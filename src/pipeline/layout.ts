@@ -6,6 +6,9 @@ import { join } from 'node:path';
 
 export type SweepName = 'soups' | 'ratatouille' | 'fusing';
 
+/** A dataset name as one safe path segment (`folder:/x/y` -> `folder__x_y`). */
+const segment = (dataset: string) => dataset.replace(/[^A-Za-z0-9_.-]/g, '_');
+
 export class RunLayout {
   constructor(readonly root: string) {}
 
@@ -40,7 +43,7 @@ export class RunLayout {
     return join(this.root, 'aux', 'pool.json');
   }
   targetDir(dataset: string, env: number, trial: number) {
-    return join(this.root, 'targets', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), `env${env}`, `trial${trial}`);
+    return join(this.root, 'targets', segment(dataset), `env${env}`, `trial${trial}`);
   }
   targetProbe(dataset: string, env: number, trial: number) {
     return join(this.targetDir(dataset, env, trial), 'probe');
@@ -53,9 +56,7 @@ export class RunLayout {
     return join(this.targetDir(dataset, env, trial), 'fused', `h${h}.safetensors`);
   }
   selectionDir(dataset: string, env: number, trial: number | 'dagger') {
-    return trial === 'dagger'
-      ? join(this.root, 'selections', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), `env${env}`, 'dagger')
-      : join(this.root, 'selections', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), `env${env}`, `trial${trial}`);
+    return join(this.root, 'selections', segment(dataset), `env${env}`, trial === 'dagger' ? 'dagger' : `trial${trial}`);
   }
   get sweepManifest() {
     return join(this.root, 'sweeps.json');

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { InputError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { currentMachine, writeReport, readResults, type AuxiliaryPool, type DatasetInfo, type MethodResult, type Diagnostics, type Results, type ReportPaths } from './report/index.js';
-import type { PipelineContext } from './context.js';
+import { saveConfig, type PipelineContext } from './context.js';
 import type { Outcome } from './executor.js';
 import { auxStage, existingPool, foundationStage, validateExternal } from './stage-pool.js';
 import { daggerSelection, fillDistances, finishRun, selectCell, type FinishedRun } from './stage-select.js';
@@ -22,9 +22,16 @@ interface SweepManifest {
   readonly runs: { plan: Omit<PlannedRun, 'outcome'>; record: FinishedRun['record'] }[];
 }
 
+/** Checks everything the config names (external checkpoints, targets, test envs) before any work, then records the config. */
+async function preflight(ctx: PipelineContext): Promise<void> {
+  await validateExternal(ctx);
+  await openTargets(ctx);
+  saveConfig(ctx);
+}
+
 /** `aux`: the foundation and the auxiliary pool. */
 export async function runAux(ctx: PipelineContext): Promise<PoolManifest> {
-  await validateExternal(ctx);
+  await preflight(ctx);
   const foundation = await foundationStage(ctx);
   return auxStage(ctx, foundation).manifest;
 }
@@ -40,6 +47,7 @@ async function finishSweep(ctx: PipelineContext, foundation: string, planned: Pl
 
 /** `sweep`: probes and the Soups, Ratatouille and fusing sweeps, from the pool of an earlier `aux`. */
 export async function runSweep(ctx: PipelineContext): Promise<FinishedRun[]> {
+  await preflight(ctx);
   const pool = existingPool(ctx);
   const cells = await probeStage(ctx, pool.foundation);
   ctx.progress.stageStart('sweeps');
@@ -134,8 +142,7 @@ export function runReport(ctx: PipelineContext, results?: Results): { results: R
 
 /** `run`: every stage, overlapped where dependencies allow, then the report. */
 export async function runAll(ctx: PipelineContext, info: RunInfo): Promise<{ results: Results; paths: ReportPaths }> {
-  await validateExternal(ctx);
-  await openTargets(ctx); // bad target names or envs fail before training
+  await preflight(ctx); // bad checkpoints, target names or envs fail before training
   const foundation = await foundationStage(ctx);
   const aux = auxStage(ctx, foundation);
   await aux.started; // auxiliary fine-tunings are queued first

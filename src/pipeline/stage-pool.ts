@@ -1,25 +1,21 @@
 // Stages 0–1: the foundation (pretrained on a task disjoint from every target's images, or given
 // as a checkpoint) and the auxiliary pool (per task: a linear probe on frozen foundation features,
 // then full fine-tuning on all its domains, keeping the last featurizer), plus external members.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSplits, splitIndices, trainingDomains, type TensorDataset } from '../data/index.js';
+import { makeSplits, runSeed, splitIndices, trainingDomains, type TensorDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../graph/index.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { OUTPUTS } from '../train/checkpoint.js';
 import type { TrainJobInput } from '../train/job.js';
-import { runSeed } from '../data/index.js';
 import { seedHash } from '../util/seed.js';
 import { foundationSource, modelChoice, poolSpec, type PipelineContext } from './context.js';
-import type { Outcome } from './executor.js';
+import { canonicalJson, type Outcome } from './executor.js';
 import { sampleHparams, type HparamDistribution } from './hparams.js';
 import { readPoolManifest, validateFeaturizerFiles, writePoolManifest, type PoolManifest, type PoolManifestTask } from './pool.js';
-import { computeFeatures, defaultHead, trainProbe } from './probe.js';
+import { computeFeatures, defaultHead, reusableProbe, trainProbe, writeProbeRecord } from './probe.js';
 import { buildTask, taskName, type TaskKind, type TaskSource, type TaskSpec } from './tasks.js';
 import { addressByContent, extractFeaturizer, readWeights, writeWeights } from './weights.js';
-import { canonicalJson } from './executor.js';
-import { reusableProbe, writeProbeRecord } from './probe.js';
 
 /** Fails with every misfit tensor of every external checkpoint, before anything trains. */
 export async function validateExternal(ctx: PipelineContext): Promise<void> {
@@ -93,7 +89,6 @@ async function auxProbe(ctx: PipelineContext, ds: TensorDataset, foundationFile:
   const w = new Map(foundation);
   w.set('classifier.weight', r.weight);
   w.set('classifier.bias', r.bias);
-  mkdirSync(dir, { recursive: true });
   writeWeights(join(dir, 'probe.safetensors'), model, w, { probe: JSON.stringify({ step: r.step, val: r.val }) });
   const file = addressByContent(join(dir, 'probe.safetensors'));
   writeProbeRecord(dir, { key, file, task: ds.domainbedName, step: r.step, val: r.val, history: r.history });

@@ -2,7 +2,7 @@
 // features, then the runs: Soups (every h from the foundation), Ratatouille (h from slot h mod (F+1)
 // of the allowed auxiliary tasks; slot 0 is the Soups run of the same h, run once) and fusing (the
 // foundation and one member per task interpolated, then fine-tuned like a Ratatouille run).
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { makeSplits, openDataset, runSeed, splitIndices, trainingDomains, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
@@ -13,15 +13,13 @@ import type { TrainJobInput } from '../train/job.js';
 import { seedHash } from '../util/seed.js';
 import { allowedTasks, assignInit, planFusing } from './assign.js';
 import { modelChoice, type PipelineContext } from './context.js';
-import type { Outcome } from './executor.js';
+import { canonicalJson, type Outcome } from './executor.js';
 import { defaultDistribution, HPARAM_DISTRIBUTIONS, sampleHparams } from './hparams.js';
 import type { SweepName } from './layout.js';
 import { adaptChannels, poolTasks, type PoolManifest } from './pool.js';
-import { computeFeatures, defaultHead, trainProbe } from './probe.js';
+import { computeFeatures, defaultHead, reusableProbe, trainProbe, writeProbeRecord } from './probe.js';
 import { datasetSource } from './tasks.js';
 import { addressByContent, readWeights, writeWeights, type Weights } from './weights.js';
-import { canonicalJson } from './executor.js';
-import { reusableProbe, writeProbeRecord } from './probe.js';
 
 /** One run of a sweep as the later stages need it. */
 export interface PlannedRun {
@@ -68,13 +66,26 @@ export function targetSpec(ctx: PipelineContext, ds: DomainDataset): ModelSpec {
   return { arch: ctx.config.model.arch, width: ctx.config.model.width, inputShape: [...ds.shape] as [number, number, number], numClasses: ds.classes.length };
 }
 
-/** A pool featurizer as the target model takes it (channel-adapted when needed), as a file. */
-async function featurizerFor(ctx: PipelineContext, spec: ModelSpec, src: string, dataset: string): Promise<string> {
-  if (spec.inputShape[0] === 1) return src;
-  const dest = join(ctx.layout.root, 'targets', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), 'featurizers', `${basename(src).replace(/-[0-9a-f]{12}\.safetensors$/, '')}-${spec.inputShape[0]}ch.safetensors`);
-  const model = buildModel(spec);
-  writeWeights(dest, model, adaptChannels(await readWeights(src), model, spec.inputShape[0]), { adaptedFrom: src }, (n) => n.startsWith('featurizer.'));
-  return addressByContent(dest);
+const adapted = new Map<string, Promise<string>>();
+
+/**
+ * A pool featurizer as the target model takes it: itself for 1-channel targets, else a
+ * channel-adapted copy (one per source file, memoised; named after the source's content hash).
+ */
+function featurizerFor(ctx: PipelineContext, spec: ModelSpec, src: string, dataset: string): Promise<string> {
+  if (spec.inputShape[0] === 1) return Promise.resolve(src);
+  const dest = join(ctx.layout.root, 'targets', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), 'featurizers', `${basename(src, '.safetensors')}-${spec.inputShape[0]}ch.safetensors`);
+  let p = adapted.get(dest);
+  if (!p) {
+    p = (async () => {
+      const model = buildModel(spec);
+      writeWeights(dest, model, adaptChannels(await readWeights(src), model, spec.inputShape[0]), { adaptedFrom: basename(src) }, (n) => n.startsWith('featurizer.'));
+      return addressByContent(dest);
+    })();
+    adapted.set(dest, p);
+    p.catch(() => adapted.delete(dest));
+  }
+  return p;
 }
 
 /** The shared probe of one (dataset, env, trial): foundation featurizer + best head, written once. */
@@ -96,7 +107,6 @@ export async function targetProbe(ctx: PipelineContext, cell: Omit<TargetCell, '
   const w = new Map(foundation);
   w.set('classifier.weight', r.weight);
   w.set('classifier.bias', r.bias);
-  mkdirSync(dir, { recursive: true });
   writeWeights(join(dir, 'probe.safetensors'), model, w, { probe: JSON.stringify({ step: r.step, val: r.val }) });
   const file = addressByContent(join(dir, 'probe.safetensors'));
   writeProbeRecord(dir, { key, file, dataset: cell.dataset, testEnv: cell.testEnv, trial: cell.trial, step: r.step, val: r.val, history: r.history });
@@ -179,7 +189,8 @@ export async function ratatouilleStage(ctx: PipelineContext, cells: readonly Tar
       const plan = planFusing(tasks, h, seed, ctx.config.target.fusing.range);
       const stem = ctx.layout.fusedFeaturizer(cell.dataset, cell.testEnv, cell.trial, h);
       mkdirSync(dirname(stem), { recursive: true });
-      const inputs = await Promise.all(plan.featurizers.map((m) => featurizerFor(ctx, cell.spec, m === 'foundation' ? pool.foundation : files.get(m)!, cell.dataset)));
+      const inputs: string[] = [];
+      for (const m of plan.featurizers) inputs.push(await featurizerFor(ctx, cell.spec, m === 'foundation' ? pool.foundation : files.get(m)!, cell.dataset));
       await averageCheckpoints({ inputs, output: stem, weights: plan.coefficients });
       const fused = addressByContent(stem);
       writeFileAtomic(fused.replace(/\.safetensors$/, '.json'), JSON.stringify(plan, null, 2) + '\n');

@@ -49,7 +49,7 @@ const jobSchema = z
       /** Held-out test domains (DomainBed test_envs); [] trains on every domain (auxiliary runs). */
       testEnvs: z.array(z.number().int().min(0)).default([]),
       /** Single-domain datasets: a fixed test set of `testSize` samples (RandomState(seed).permutation). */
-      holdout: z.strictObject({ testSize: posInt, seed: seed.default(0) }).optional(),
+      holdout: z.strictObject({ testSize: posInt, seed: seed.default(0), valFraction: z.number().min(0).max(0.5).default(0.2) }).optional(),
     }),
     hparams: z.strictObject({
       lr: z.number().positive().finite(),

@@ -179,6 +179,13 @@ abstract class Optimizer<H extends object, G extends ParamGroup<H>> {
   }
 }
 
+/** One param group per model for `forModels`: `hparams` shared by all, or one entry per model. */
+function groupsForModels<H>(kind: string, models: readonly (readonly Float32Array[])[], hparams: Partial<H> | Partial<H>[]): ParamGroupInput<H>[] {
+  const per = Array.isArray(hparams) ? hparams : models.map(() => hparams);
+  if (per.length !== models.length) throw new RangeError(`${kind}.forModels: ${per.length} hparams for ${models.length} models`);
+  return models.map((params, i) => ({ ...per[i], params: [...params] }) as ParamGroupInput<H>);
+}
+
 function copyInto(dst: Float32Array[] | null, src: Float32Array[]): Float32Array[] {
   const out = dst ?? src.map((a) => new Float32Array(a.length));
   src.forEach((a, i) => out[i].set(a));
@@ -207,9 +214,7 @@ export class SGD extends Optimizer<SgdHyperparams, SgdGroup> {
     hparams: Partial<SgdHyperparams> | Partial<SgdHyperparams>[],
     options: OptimizerOptions = {},
   ): SGD {
-    const per = Array.isArray(hparams) ? hparams : models.map(() => hparams);
-    if (per.length !== models.length) throw new RangeError(`sgd.forModels: ${per.length} hparams for ${models.length} models`);
-    return new SGD(models.map((params, i) => ({ ...per[i], params: [...params] })), {}, options);
+    return new SGD(groupsForModels('sgd', models, hparams), {}, options);
   }
 
   protected check(h: SgdHyperparams, where: string): void {
@@ -272,9 +277,7 @@ export class Adam extends Optimizer<AdamHyperparams, AdamGroup> {
     hparams: Partial<AdamHyperparams> | Partial<AdamHyperparams>[] = {},
     options: OptimizerOptions = {},
   ): T {
-    const per = Array.isArray(hparams) ? hparams : models.map(() => hparams);
-    if (per.length !== models.length) throw new RangeError(`adam.forModels: ${per.length} hparams for ${models.length} models`);
-    return new this(models.map((params, i) => ({ ...per[i], params: [...params] })), {}, options);
+    return new this(groupsForModels('adam', models, hparams), {}, options);
   }
 
   protected check(h: AdamHyperparams, where: string): void {

@@ -39,7 +39,8 @@ export function planData(job: TrainJob, ds: DomainDataset): RunData {
     const n = domainSize(ds, 0);
     if (holdout.testSize >= n) throw new InputError('job.data.holdout.testSize', `${holdout.testSize} leaves nothing to train on (${ds.name} has ${n} samples)`);
     const { train, test: local } = holdoutSplit(n, holdout.testSize, holdout.seed);
-    const s = splitDomain(train.length, trialSeed, 0);
+    // valFraction 0: train on every non-test sample; with no validation the last checkpoint is kept.
+    const s = splitDomain(train.length, trialSeed, 0, holdout.valFraction);
     splits = [{ in: s.in.map((i) => train[i]), out: s.out.map((i) => train[i]) }];
     test = local.map((i) => i + ds.offsets[0]);
   } else {

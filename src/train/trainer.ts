@@ -42,7 +42,7 @@ export interface RunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Use this dataset instead of opening job.data.dataset (an in-memory task); its name must match. */
   dataset?: DomainDataset;
-  /** Checked between updates: an aborted run stops without a `done` marker. */
+  /** Checked before each update and evaluation batch: an aborted run stops without a `done` marker. */
   signal?: AbortSignal;
 }
 
@@ -140,7 +140,9 @@ class Checkpoints {
   add(rec: MetricsRecord): boolean {
     this.records.push(rec);
     const b = this.best;
-    const improved = b === null || rec.val > b.val || (Number.isNaN(b.val) && !Number.isNaN(rec.val));
+    // A best without a validation score is replaced by any later checkpoint: a real score beats
+    // none, and with no validation split at all (val NaN throughout) the latest checkpoint wins.
+    const improved = b === null || rec.val > b.val || Number.isNaN(b.val);
     writeFileAtomic(join(this.job.outDir, OUTPUTS.metrics), this.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
     if (improved) {
       this.best = scoresOf(rec);
@@ -179,7 +181,10 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   let stepsDone = 0;
   try {
     fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
-    const predict = (b: { x: Float32Array }) => fwd!.logits(b.x);
+    const predict = (b: { x: Float32Array }) => {
+      if (opts.signal?.aborted) throw new InputError('training', 'cancelled during evaluation');
+      return fwd!.logits(b.x);
+    };
     const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed });
     time.setup = now() - t0;
     let lossSum = 0;

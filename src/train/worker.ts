@@ -14,6 +14,12 @@ export interface WorkerInput {
   readonly dataset?: DomainDataset;
 }
 
+/** Parent → worker. */
+export type ParentMessage = { readonly type: 'cancel' };
+
+/** How long a cancelled worker gets to stop at a step boundary before it is terminated. */
+const CANCEL_GRACE_MS = 60_000;
+
 export type WorkerMessage =
   | { readonly type: 'progress'; readonly progress: TrainProgress }
   | { readonly type: 'result'; readonly result: RunResult }
@@ -23,7 +29,10 @@ export interface WorkerRunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** An in-memory dataset (copied into the worker) instead of opening job.data.dataset there. */
   dataset?: DomainDataset;
-  /** Aborting terminates the worker: no `done` marker; rerunning the job starts over cleanly. */
+  /**
+   * Aborting stops the job at its next update or evaluation batch (no `done` marker; rerunning the
+   * job starts over cleanly); the promise rejects once the worker has stopped writing.
+   */
   signal?: AbortSignal;
 }
 
@@ -34,14 +43,23 @@ export async function runJobInWorker(input: TrainJobInput | TrainJob, opts: Work
   return new Promise<RunResult>((resolve, reject) => {
     let settled = false;
     let worker: Worker;
+    let kill: NodeJS.Timeout | undefined;
+    // Settles once; the worker is idle by then (its sessions released), so terminating is safe.
     const finish = (f: () => void) => {
       if (settled) return;
       settled = true;
+      clearTimeout(kill);
       opts.signal?.removeEventListener('abort', onAbort);
       f();
-      void worker.terminate(); // nothing is left to do in it; never let it linger
+      void worker.terminate();
     };
-    const onAbort = () => finish(() => reject(new InputError('training', `cancelled (${job.outDir})`)));
+    const onAbort = () => {
+      worker.postMessage({ type: 'cancel' } satisfies ParentMessage);
+      kill = setTimeout(
+        () => finish(() => reject(new InputError('training', `cancelled (${job.outDir}); the worker did not stop within ${CANCEL_GRACE_MS / 1000} s and was terminated`))),
+        CANCEL_GRACE_MS,
+      );
+    };
     try {
       worker = startWorker(new URL('./worker-entry.js', import.meta.url), { workerData: { job, dataset: opts.dataset } satisfies WorkerInput });
     } catch (e) {

@@ -37,7 +37,7 @@ describe('bench train', () => {
     expect(r.ours.stepMs).toBeGreaterThan(0);
     expect(r.torch).toEqual({ unavailable: 'not requested (--no-torch)' });
     expect(r.variants.map((v) => v.label)).toEqual([
-      'prototype formulations (one-hot dW, decomposed norm, Where ReLU)',
+      'prototype formulations (one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)',
       'without Gather-im2col dW (one-hot Conv + MatMul)',
       'without fused norm (ReduceMean chains)',
       'without float-mask ReLU backward (Where)',

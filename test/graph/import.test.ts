@@ -2,13 +2,13 @@
 // logits and the original model's in ORT, gradients of the imported training graph equal torch
 // autograd (float64 reference: tightly; ORT fp32: to fp32 round-off), fine-tuning lowers the
 // loss, splits and head resizing, and one-line errors for unsupported ops and garbage.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { importOnnxModel } from '../../src/graph/import.js';
 import { Rng } from '../../src/graph/init.js';
@@ -19,6 +19,8 @@ import { referenceFeeds, relErr, runOrt } from './helpers.js';
 import { evaluate } from './reference/eval.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/import/${name}`, import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'rt-import-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const CASES = ['mnist_cnn', 'mnist_cnn_nofold', 'resnet'];
 
 async function load(name: string, opts = {}) {
@@ -122,7 +124,7 @@ describe('importOnnxModel on torch.onnx.export models', () => {
   });
 
   it('garbage and non-models get a one-line error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rt-import-'));
+    const dir = scratch;
     writeFileSync(join(dir, 'junk.onnx'), Buffer.from('this is not a protobuf at all \x00\xff\xfe'));
     const err = await importOnnxModel(join(dir, 'junk.onnx')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
@@ -131,8 +133,12 @@ describe('importOnnxModel on torch.onnx.export models', () => {
   });
 });
 
-/** A small model with a native GroupNormalization node (opset 18: per-group affine; 21: per-channel). */
-function groupNormModel(opset: 18 | 21): Uint8Array {
+/**
+ * A small hand-built model: Conv → native GroupNormalization (opset 18: per-group affine; 21:
+ * per-channel) → Relu → GlobalAveragePool → Flatten → head, where the head is a Gemm, or a
+ * MatMul with its [F, out] weight followed by a bias Add (bias first, as some exporters write it).
+ */
+function smallModel(opset: 18 | 21, head: 'gemm' | 'matmul' = 'gemm'): Uint8Array {
   const { onnx } = onnxProto;
   const f32 = (name: string, dims: number[], seed: number) => {
     const rng = new Rng(seed, name);
@@ -144,25 +150,26 @@ function groupNormModel(opset: 18 | 21): Uint8Array {
     name: 'gn',
     input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }, { dimValue: 5 }, { dimValue: 5 }] } } } }],
     output: [{ name: 'logits', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } } }],
-    initializer: [f32('conv.weight', [4, 2, 3, 3], 1), f32('conv.bias', [4], 2), f32('gn.scale', [perAffine], 3), f32('gn.bias', [perAffine], 4), f32('fc.weight', [3, 4], 5), f32('fc.bias', [3], 6)],
+    initializer: [f32('conv.weight', [4, 2, 3, 3], 1), f32('conv.bias', [4], 2), f32('gn.scale', [perAffine], 3), f32('gn.bias', [perAffine], 4), f32('fc.weight', head === 'gemm' ? [3, 4] : [4, 3], 5), f32('fc.bias', [3], 6)],
     node: [
       { opType: 'Conv', name: 'conv', input: ['x', 'conv.weight', 'conv.bias'], output: ['c'], attribute: [{ name: 'pads', type: 7, ints: [1, 1, 1, 1] }] },
       { opType: 'GroupNormalization', name: 'gn', input: ['c', 'gn.scale', 'gn.bias'], output: ['g'], attribute: [{ name: 'num_groups', type: 2, i: 2 }] },
       { opType: 'Relu', name: 'relu', input: ['g'], output: ['r'] },
       { opType: 'GlobalAveragePool', name: 'gap', input: ['r'], output: ['p'] },
       { opType: 'Flatten', name: 'flat', input: ['p'], output: ['f'] },
-      { opType: 'Gemm', name: 'fc', input: ['f', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+      ...(head === 'gemm'
+        ? [{ opType: 'Gemm', name: 'fc', input: ['f', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] }]
+        : [{ opType: 'MatMul', name: 'fc', input: ['f', 'fc.weight'], output: ['m'] }, { opType: 'Add', name: 'bias', input: ['fc.bias', 'm'], output: ['logits'] }]),
     ],
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph })).finish();
 }
 
-describe('importOnnxModel on a native GroupNormalization', () => {
-  for (const opset of [18, 21] as const) {
-    it(`opset ${opset}: the imported forward equals onnxruntime running the original`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'rt-import-'));
-      const file = join(dir, `gn${opset}.onnx`);
-      writeFileSync(file, groupNormModel(opset));
+describe('importOnnxModel on hand-built models (native GroupNormalization, MatMul + Add head)', () => {
+  for (const [opset, head] of [[18, 'gemm'], [21, 'gemm'], [21, 'matmul']] as const) {
+    it(`opset ${opset}, ${head} head: the imported forward equals onnxruntime running the original`, async () => {
+      const file = join(scratch, `gn${opset}${head}.onnx`);
+      writeFileSync(file, smallModel(opset, head));
       const { model, params } = await importOnnxModel(file);
       expect(model.params.find((p) => p.name === 'gn.scale')!.shape).toEqual([4]); // per channel (opset 18: repeated per group)
       const rng = new Rng(9, 'x');
@@ -171,6 +178,8 @@ describe('importOnnxModel on a native GroupNormalization', () => {
       const original = (await s.run({ x: new ort.Tensor('float32', x, [3, 2, 5, 5]) })).logits.data as Float32Array;
       const ours = await runOrt(model.exportGraph(params).bytes, { floats: new Map([['x', { dims: [3, 2, 5, 5], data: x }]]), labels: { dims: [3], data: new BigInt64Array(3) } }, false);
       expect(relErr(ours.logits, original)).toBeLessThan(1e-5);
+      // nn.Linear's [out, F] layout under the initializer's own name, whatever the file held.
+      expect(model.params.find((p) => p.name === 'fc.weight')).toMatchObject({ shape: [3, 4], group: 'classifier' });
     });
   }
 });

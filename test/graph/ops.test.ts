@@ -14,7 +14,7 @@ import { evaluate } from './reference/eval.js';
 // lowering and backward rule the compiler can emit is checked.
 const TUNINGS: Record<string, Partial<Tuning>> = {
   default: {},
-  alternative: { convWeightGrad: 'gather', norm: 'decomposed', reluGrad: 'where' },
+  alternative: { convWeightGrad: 'gather', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' },
 };
 let tuning: Partial<Tuning> = {};
 const opCase = (input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number } = {}) => makeCase(input, build, { ...o, tuning });

@@ -219,7 +219,7 @@ describe('bad input: one clear error, nothing written', () => {
     ]);
     const err = await averageCheckpoints({ inputs: [a, b, c], output: join(dir, 'o.safetensors') }).catch((e) => e as Error);
     expect(err).toBeInstanceOf(InputError);
-    const msg = err.message;
+    const msg = (err as Error).message;
     expect(msg).toMatch(/b\.safetensors: tensor "conv\.bias" has shape \[2, 2\]/);
     expect(msg).toMatch(/b\.safetensors: tensor "fc\.weight" is F64/);
     expect(msg).toMatch(/c\.safetensors: missing 3 tensors/);

@@ -9,6 +9,9 @@ import { writeSafetensors } from '../../src/io/safetensors.js';
 import { parseConfig, type PipelineConfigInput } from '../../src/pipeline/config.js';
 import { createContext } from '../../src/pipeline/context.js';
 import { runAll } from '../../src/pipeline/pipeline.js';
+import { adaptChannels } from '../../src/pipeline/pool.js';
+import { readWeights } from '../../src/pipeline/weights.js';
+import { buildModel } from '../../src/graph/index.js';
 import { silentProgress } from '../../src/pipeline/progress.js';
 
 // In-process trainings (workers 0): worker threads re-transpile the TS sources under vitest.
@@ -18,7 +21,8 @@ const TINY: PipelineConfigInput = {
   model: { width: 8 },
   foundation: { samples: 600, testSize: 100, steps: 8, batch: 16 },
   aux: { tasks: ['fashion-rot', 'fashion-coarse'], samples: 300, steps: 6, batch: 12, evalEvery: 3, probe: { steps: 20 } },
-  target: { datasets: ['rotated_mnist'], testEnvs: [0], trials: [0], nHparams: 3, steps: 6, batchPerDomain: 2, evalEvery: 3, headOnlySteps: 2, probe: { steps: 30 }, fusing: { runs: 1 } },
+  target: { datasets: ['colored_mnist'], testEnvs: [2], trials: [0], nHparams: 3, steps: 6, batchPerDomain: 2, evalEvery: 6, headOnlySteps: 2, probe: { steps: 30 }, fusing: { runs: 1 } },
+  diagnostics: { alphas: [0, 0.5, 1] },
 };
 
 const info = () => ({ command: ['test'], startedAt: performance.now(), stageSeconds: {} });
@@ -58,6 +62,20 @@ describe('pipeline end to end', () => {
     expect(d.interpolation.map((c) => c.kind).sort()).toEqual(['different_init', 'same_init']);
     expect(d.averaging).toHaveLength(4);
     expect(readFileSync(paths.markdown, 'utf8')).toMatch(/Ratatouille uniform/);
+
+    // The fusing run started from Σ λ_i φ_i of the (channel-adapted) foundation and pool members.
+    const fusingRun = JSON.parse(readFileSync(join(refDir, 'targets/colored_mnist/env2/trial0/runs/h0-fusing/result.json'), 'utf8'));
+    const fusedFile: string = fusingRun.job.init.featurizer;
+    const plan = JSON.parse(readFileSync(fusedFile.replace(/\.safetensors$/, '.json'), 'utf8')) as { featurizers: string[]; coefficients: number[] };
+    const pool = JSON.parse(readFileSync(join(refDir, 'aux/pool.json'), 'utf8'));
+    const memberFile = (m: string) => (m === 'foundation' ? pool.foundation : pool.tasks.flatMap((t: { members: { id: string; featurizer: string }[] }) => t.members).find((x: { id: string }) => x.id === m).featurizer);
+    const parts = await Promise.all(plan.featurizers.map((m) => readWeights(memberFile(m))));
+    const fused = await readWeights(fusedFile);
+    const model = buildModel({ arch: 'mnist_cnn', width: 8, inputShape: [2, 28, 28], numClasses: 2 });
+    for (const [name, v] of fused) {
+      const expected = adaptChannels(parts[0], model, 2).get(name)!.map((_, i) => plan.coefficients.reduce((acc, c, k) => acc + c * adaptChannels(parts[k], model, 2).get(name)![i], 0));
+      for (let i = 0; i < v.length; i += 97) expect(v[i]).toBeCloseTo(expected[i], 5);
+    }
   }, 120_000);
 
   it('resumes after a crash mid-run to bit-identical results', async () => {
@@ -67,14 +85,14 @@ describe('pipeline end to end', () => {
     expect(models.length).toBeGreaterThan(10);
     const bytes = new Map(models.map((f) => [f, readFileSync(join(refDir, f))]));
     const ref = JSON.parse(readFileSync(join(refDir, 'results.json'), 'utf8'));
-    const crashed = join(refDir, 'targets/rotated_mnist/env0/trial0/runs/h2-fashion-rot-h0');
+    const crashed = join(refDir, 'targets/colored_mnist/env2/trial0/runs/h2-fashion-rot-h0');
     rmSync(join(crashed, 'done'));
     rmSync(join(crashed, 'result.json'));
     truncateSync(join(crashed, 'weights.safetensors'), 100);
     writeFileSync(join(crashed, '.last.safetensors.tmp-1-abcdef'), 'partial');
     rmSync(join(refDir, 'selections'), { recursive: true });
     rmSync(join(refDir, 'results.json'));
-    const soup = join(refDir, 'targets/rotated_mnist/env0/trial0/runs/h0-foundation/weights.safetensors');
+    const soup = join(refDir, 'targets/colored_mnist/env2/trial0/runs/h0-foundation/weights.safetensors');
     const before = statSync(soup).mtimeMs;
 
     const { results } = await runAll(createContext(parseConfig({ ...TINY, runDir: refDir }), silentProgress), info());

@@ -1,7 +1,7 @@
 // Same job, same machine, same bits: two in-process runs, and a run in a worker thread, write
 // byte-identical checkpoints and model.onnx, and identical metrics apart from timings. Dropout
 // and a head-only phase are on so every seeded path is exercised.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
@@ -48,15 +48,21 @@ describe('determinism', () => {
     await expect(runJobInWorker({ ...tinyJob(dir), hparams: { lr: -1, batchPerDomain: 1, steps: 1 } })).rejects.toThrow('job.hparams.lr: Too small');
   });
 
-  it('terminates the worker when aborted', async () => {
+  it('stops the worker at a step boundary when aborted', async () => {
     const dataset = await smallMnist();
     const dir = tmpDir('det-abort');
     const ac = new AbortController();
+    let after = 0;
     const run = runJobInWorker(tinyJob(dir, { evalEvery: 1000, hparams: { steps: 100000 } }), {
       dataset,
       signal: ac.signal,
-      onProgress: (p) => p.kind === 'step' && p.step === 3 && ac.abort(),
+      onProgress: (p) => {
+        if (ac.signal.aborted) after++;
+        if (p.kind === 'step' && p.step === 3) ac.abort();
+      },
     });
-    await expect(run).rejects.toThrow(/^training: cancelled/);
+    await expect(run).rejects.toThrow(/^training: cancelled at step \d+$/);
+    expect(after).toBeLessThan(100); // it stopped within a few steps, not at the grace timeout
+    expect(existsSync(join(dir, 'done'))).toBe(false);
   });
 });

@@ -1,14 +1,20 @@
 // Shared pieces of the trainer tests: a small in-memory digit dataset (fast evaluation), a tiny
 // job (width 8), temporary output folders and bit-level comparisons of checkpoints.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTensorDataset, openDataset, type TensorDataset } from '../../src/data/index.js';
 import { readAllF32 } from '../../src/io/safetensors.js';
 import type { TrainJobInput } from '../../src/train/job.js';
 
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fresh folder, removed when the test process exits. */
 export function tmpDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `rt-train-${tag}-`));
+  const d = mkdtempSync(join(tmpdir(), `rt-train-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 let small: Promise<TensorDataset> | null = null;

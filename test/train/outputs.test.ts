@@ -79,6 +79,15 @@ describe('a finished run', () => {
     expect(existsSync(join(dir, 'done'))).toBe(false);
     expect(readMetrics(dir).map((m) => m.step)).toEqual([0, 1, 2]);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // Aborted right before a checkpoint's evaluation: it stops inside the evaluation.
+    const ac2 = new AbortController();
+    const during = runJob(tinyJob(dir, { evalEvery: 5, hparams: { steps: 50 } }), {
+      dataset,
+      signal: ac2.signal,
+      onProgress: (p) => p.kind === 'step' && p.step === 5 && ac2.abort(),
+    });
+    await expect(during).rejects.toThrow('training: cancelled during evaluation');
+    expect(readMetrics(dir).map((m) => m.step)).toEqual([0]);
   });
 });
 

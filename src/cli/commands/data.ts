@@ -7,38 +7,19 @@ import { InputError } from '../../errors.js';
 import { describeDataset, type DomainDataset } from '../../data/dataset.js';
 import { writePreview } from '../../data/preview.js';
 import { listDatasets, openDataset, type OpenOptions } from '../../data/registry.js';
+import { type DatasetFlags, datasetOpenOptions, parseIntOption, withDatasetOptions } from '../options.js';
 
-interface CommonOpts {
-  dataDir?: string;
-  dataSeed?: string;
-  cacheDir?: string;
-  cache?: boolean;
-  strict?: boolean;
+interface CommonOpts extends DatasetFlags {
+  dataSeed: string;
 }
 
-function intOption(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < min || n > max) throw new InputError(name, `expected an integer in [${min}, ${max}], got '${v}'`);
-  return n;
-}
-
+/** The dataset flags plus --data-seed, shared by `data info` and `data preview`. */
 function withCommonOptions(cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'folder with the Fashion-MNIST IDX files (default: $RATATOUILLE_DATA_DIR or /usr/share/datasets/fashion-mnist)')
-    .option('--data-seed <n>', 'seed of domain membership and dataset noise', '0')
-    .option('--cache-dir <dir>', 'dataset cache (default: $RATATOUILLE_CACHE or ~/.cache/model-ratatouille)')
-    .option('--no-cache', 'build in memory without reading or writing the cache')
-    .option('--strict', 'image folders: fail on an undecodable image instead of skipping it');
+  return withDatasetOptions(cmd).option('--data-seed <n>', 'seed of domain membership and dataset noise', '0');
 }
 
 function openOptions(o: CommonOpts): OpenOptions {
-  return {
-    dataDir: o.dataDir,
-    dataSeed: intOption('--data-seed', o.dataSeed, 0, 0xffffffff),
-    cacheDir: o.cache === false ? null : o.cacheDir,
-    strict: o.strict,
-  };
+  return { ...datasetOpenOptions(o), dataSeed: parseIntOption('--data-seed', o.dataSeed, 0, 0xffffffff) };
 }
 
 function infoText(ds: DomainDataset): string {
@@ -94,8 +75,8 @@ export function dataCommand(): Command {
       if (scale !== undefined && !(scale > 0 && scale <= 16)) throw new InputError('--scale', `expected a number in (0, 16], got '${o.scale}'`);
       const ds = await openDataset(name, openOptions(o));
       const size = await writePreview(ds, o.output, {
-        perDomain: intOption('--per-domain', o.perDomain, 1, 64),
-        seed: intOption('--seed', o.seed, 0, 0xffffffff),
+        perDomain: parseIntOption('--per-domain', o.perDomain, 1, 64),
+        seed: parseIntOption('--seed', o.seed, 0, 0xffffffff),
         augment: o.augment,
         scale,
       });

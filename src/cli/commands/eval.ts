@@ -6,9 +6,9 @@ import { openDataset } from '../../data/registry.js';
 import { InputError } from '../../errors.js';
 import { checkTestEnvs, evaluate, formatEvalResult, loadOnnxClassifier, usesHoldout } from '../../eval/index.js';
 import { createProgress, type Progress } from '../progress.js';
-import { parseChoice, parseIntOption, parseNumberList } from '../options.js';
+import { type DatasetFlags, datasetOpenOptions, parseChoice, parseIntOption, parseNumberList, withDatasetOptions } from '../options.js';
 
-interface EvalOpts {
+interface EvalOpts extends DatasetFlags {
   model: string;
   data: string;
   testEnv?: string;
@@ -19,10 +19,6 @@ interface EvalOpts {
   threads?: string;
   ep: string;
   json?: boolean;
-  dataDir?: string;
-  cacheDir?: string;
-  cache?: boolean;
-  strict?: boolean;
   workers?: string;
 }
 
@@ -45,22 +41,20 @@ function lateProgress(label: string): { update: (done: number, total: number) =>
 }
 
 export function evalCommand(): Command {
-  return new Command('eval')
-    .description('accuracy of an ONNX classifier per domain and split (DomainBed protocol), or on the MNIST holdout')
-    .requiredOption('--model <file>', 'ONNX classifier: input [N, C, H, W] float, output logits [N, classes]')
-    .requiredOption('--data <name>', 'dataset name (see `ratatouille data list`) or folder:<path>')
-    .option('--test-env <k>', 'test domain index (comma list for several): adds training-domain validation and test accuracy')
-    .option('--data-seed <s>', 'seed of domain membership and dataset noise; for mnist also of the 2,000-digit test holdout', '0')
-    .option('--holdout <n>', 'single-domain datasets: test samples of the holdout (default 20%: 2,000 of the mnist digits)')
-    .option('--trial-seed <t>', 'DomainBed trial seed of the per-domain 80/20 in/out splits', '0')
-    .option('--batch <n>', 'images per inference batch', '256')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
-    .option('--ep <name>', 'execution provider: cpu or cuda', 'cpu')
-    .option('--json', 'machine-readable result on stdout')
-    .option('--data-dir <dir>', 'folder with the Fashion-MNIST IDX files')
-    .option('--cache-dir <dir>', 'dataset cache (default: $RATATOUILLE_CACHE or ~/.cache/model-ratatouille)')
-    .option('--no-cache', 'build the dataset in memory without reading or writing the cache')
-    .option('--strict', 'image folders: fail on an undecodable image instead of skipping it')
+  return withDatasetOptions(
+    new Command('eval')
+      .description('accuracy of an ONNX classifier per domain and split (DomainBed protocol), or on the MNIST holdout')
+      .requiredOption('--model <file>', 'ONNX classifier: input [N, C, H, W] float, output logits [N, classes]')
+      .requiredOption('--data <name>', 'dataset name (see `ratatouille data list`) or folder:<path>')
+      .option('--test-env <k>', 'test domain index (comma list for several): adds training-domain validation and test accuracy')
+      .option('--data-seed <s>', 'seed of domain membership and dataset noise; for mnist also of the 2,000-digit test holdout', '0')
+      .option('--holdout <n>', 'single-domain datasets: test samples of the holdout (default 20%: 2,000 of the mnist digits)')
+      .option('--trial-seed <t>', 'DomainBed trial seed of the per-domain 80/20 in/out splits', '0')
+      .option('--batch <n>', 'images per inference batch', '256')
+      .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
+      .option('--ep <name>', 'execution provider: cpu or cuda', 'cpu')
+      .option('--json', 'machine-readable result on stdout'),
+  )
     .option('--workers <n>', 'image folders: decode worker threads')
     .action(async (o: EvalOpts) => {
       const dataSeed = parseIntOption('--data-seed', o.dataSeed, 0, U32);
@@ -77,7 +71,7 @@ export function evalCommand(): Command {
         // image folders are resized to the model's input side when it declares a square one
         const [, h, w] = model.inputShape;
         const imageSize = h !== null && h === w ? h : undefined;
-        const ds = await openDataset(o.data, { dataSeed, dataDir: o.dataDir, cacheDir: o.cache === false ? null : o.cacheDir, strict: o.strict, imageSize });
+        const ds = await openDataset(o.data, { ...datasetOpenOptions(o), dataSeed, imageSize });
         checkTestEnvs(ds, testEnvs, '--test-env');
         if (holdoutSize !== undefined && !usesHoldout(ds)) throw new InputError('--holdout', `applies to single-domain datasets; ${ds.name} has ${ds.domains.length} domains`);
         const progress = lateProgress(`eval ${ds.name}`);

@@ -22,6 +22,7 @@ interface RawOptions {
   trialSeed: string;
   testEnv?: string;
   holdout?: string;
+  valFraction?: string;
   steps?: string;
   batch: string;
   optim: string;
@@ -52,6 +53,7 @@ const OPTION_OF: Record<string, string> = {
   'job.data.testEnvs': '--test-env',
   'job.data.holdout': '--holdout',
   'job.data.holdout.testSize': '--holdout',
+  'job.data.holdout.valFraction': '--val-fraction',
   'job.hparams.lr': '--lr',
   'job.hparams.weightDecay': '--weight-decay',
   'job.hparams.dropout': '--dropout',
@@ -94,7 +96,10 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       dataSeed: int('--data-seed', o.dataSeed),
       trialSeed: int('--trial-seed', o.trialSeed),
       testEnvs,
-      ...(holdoutSize !== undefined ? { holdout: { testSize: holdoutSize, seed: 0 } } : {}),
+      // The holdout follows the data seed, as `ratatouille eval` does.
+      ...(holdoutSize !== undefined
+        ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction) } }
+        : {}),
     },
     hparams: {
       lr: parseNumberOption('--lr', o.lr),
@@ -164,6 +169,7 @@ export function trainCommand(): Command {
     .option('--trial-seed <n>', 'DomainBed trial seed: the 80/20 in/out split', '0')
     .option('--test-env <k[,k]>', 'held-out test domain(s); omitted: train on every domain')
     .option('--holdout <n>', 'single-domain data: samples held out for test (default 2000 for mnist)')
+    .option('--val-fraction <x>', 'single-domain data: share of the non-test samples kept for checkpoint selection (default 0.2; 0 trains on all and keeps the last checkpoint)')
     .option('--steps <n>', 'total updates, head-only ones included')
     .option('--batch <n>', 'examples per training domain per step', '64')
     .option('--optim <name>', 'adam, adamw or sgd', 'adam')

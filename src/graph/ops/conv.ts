@@ -62,11 +62,20 @@ export const conv: OpDef = {
   },
 };
 
+/**
+ * Output pixels from which stride-1 dX runs as a Conv with the flipped, transposed kernel. On
+ * smaller maps (ResNet's last stages) transposing and flipping the weights costs more than the
+ * convolution itself, so ConvTranspose (which reads W as it is) goes there instead.
+ */
+export const FLIP_MIN_PIXELS = 49;
+
 function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
-  const [, co] = spatial(g.net, g.O(0), g.n.name);
+  const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const W = g.I(1);
-  if (a.stride === 1 && a.pad <= a.k - 1) {
+  const mode = g.tuning.convInputGrad;
+  const flip = mode === 'conv' || (mode === 'auto' && ho * wo >= FLIP_MIN_PIXELS);
+  if (a.stride === 1 && a.pad <= a.k - 1 && flip) {
     // Stride 1: a plain Conv of dY with the kernel flipped and its in/out channels swapped.
     let wt = W;
     const cig = ci / a.groups, cog = co / a.groups;
@@ -89,7 +98,7 @@ function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   }
 }
 
-/** Input channels per group from which the Gather im2col beats the one-hot Conv (rows of Ci floats; measured). */
+/** Input channels per group from which the Gather im2col is used (measured on 28×28 maps: one-hot wins at 8, even at 16, Gather wins from 32). */
 export const GATHER_MIN_CHANNELS = 16;
 
 function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {

@@ -128,7 +128,21 @@ const PANEL_W = 330;
 const PANEL_H = 240;
 const PLOT = { left: 52, right: 12, top: 26, bottom: 42 };
 const TITLE_H = 34;
+const TITLE_SIZE = 14;
 const PAD = 10;
+
+/** Figure width a title needs (textWidth's estimate covers even DejaVu Sans Bold, a wide face). */
+function titleWidth(title: string): number {
+  return PAD + textWidth(title, TITLE_SIZE) + PAD;
+}
+
+/**
+ * The figure title, anchored at the left margin: with the figure at least titleWidth wide it fits,
+ * and should the estimate fall short it runs off the right edge, never the left.
+ */
+function drawTitle(svg: Svg, title: string): void {
+  svg.text(PAD, 22, title, { 'font-size': TITLE_SIZE, 'font-weight': 'bold' });
+}
 
 interface Legend {
   name: string;
@@ -179,10 +193,10 @@ export function renderLineFigure(fig: LineFigure): string {
   const cols = Math.max(1, Math.min(fig.columns ?? 3, fig.panels.length));
   const rows = Math.max(1, Math.ceil(fig.panels.length / cols));
   const legend = legendEntries(all);
-  const width = PAD + cols * PANEL_W + legendWidth(legend) + PAD;
+  const width = Math.max(PAD + cols * PANEL_W + legendWidth(legend) + PAD, titleWidth(fig.title));
   const height = TITLE_H + rows * PANEL_H + PAD;
   const svg = new Svg();
-  svg.text(width / 2, 22, fig.title, { 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 'bold' });
+  drawTitle(svg, fig.title);
   fig.panels.forEach((panel, i) => {
     const ox = PAD + (i % cols) * PANEL_W;
     const oy = TITLE_H + Math.floor(i / cols) * PANEL_H;
@@ -268,10 +282,10 @@ export function renderHeatmapFigure(fig: HeatmapFigure): string {
   const cols = Math.max(1, Math.min(fig.columns ?? 3, fig.panels.length));
   const rows = Math.max(1, Math.ceil(fig.panels.length / cols));
   const barW = 80;
-  const width = PAD + cols * panelW + barW + PAD;
+  const width = Math.max(PAD + cols * panelW + barW + PAD, titleWidth(fig.title));
   const height = Math.max(TITLE_H + rows * panelH + PAD, TITLE_H + 240);
   const svg = new Svg();
-  svg.text(width / 2, 22, fig.title, { 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 'bold' });
+  drawTitle(svg, fig.title);
   const color = (v: number) => rampColor((v - scale.lo) / (scale.hi - scale.lo));
   fig.panels.forEach((p, i) => {
     const ox = PAD + (i % cols) * panelW;
@@ -354,11 +368,11 @@ export function renderBarChart(fig: BarFigure): string {
   const legend = groups.map((g): Legend => ({ name: g, color: colorOf(g), dashed: false, line: false, marker: 'block' }));
   const plotH = fig.bars.length * barH;
   const notes = fig.notes ?? [];
-  const width = Math.max(x0 + plotW + 50 + legendWidth(legend) + PAD, PAD + Math.max(0, ...notes.map((l) => textWidth(l))) + PAD);
+  const width = Math.max(x0 + plotW + 50 + legendWidth(legend) + PAD, PAD + Math.max(0, ...notes.map((l) => textWidth(l))) + PAD, titleWidth(fig.title));
   const height = Math.max(y0 + plotH + 44 + notes.length * 16 + PAD, TITLE_H + legend.length * 18 + 20);
   const sx = (v: number) => x0 + ((v - ticks.lo) / (ticks.hi - ticks.lo)) * plotW;
   const svg = new Svg();
-  svg.text(width / 2, 22, fig.title, { 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 'bold' });
+  drawTitle(svg, fig.title);
   for (const v of ticks.values) {
     svg.leaf('line', { x1: sx(v), y1: y0, x2: sx(v), y2: y0 + plotH, stroke: '#e5e5e5' });
     svg.text(sx(v), y0 + plotH + 14, v.toFixed(ticks.decimals), { 'text-anchor': 'middle' });

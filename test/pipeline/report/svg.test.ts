@@ -40,6 +40,15 @@ describe('svg primitives', () => {
     expect(svg).toMatch(/<polyline points="[^"]*( [\d.]+,[\d.]+){2}"/); // 3 finite points
     expect(svg).toContain('>a&amp;b</text>');
   });
+  it('a title longer than the panels widens the figure and starts inside it', () => {
+    const title = 'a long figure title that is much wider than one panel and its legend put together, '.repeat(2).trim();
+    const svg = renderLineFigure({ title, xLabel: 'x', yLabel: 'y', panels: [{ title: 'p', series: [{ name: 's', color: '#000000', points: [[0, 1], [1, 2]] }] }] });
+    const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]);
+    const [, x, attrs] = new RegExp(`<text x="([\\d.-]+)"([^>]*)>${title}</text>`).exec(svg)!;
+    expect(attrs).not.toContain('text-anchor'); // starts at x, so it cannot run off the left edge
+    expect(Number(x)).toBeGreaterThan(0);
+    expect(width - Number(x)).toBeGreaterThanOrEqual(title.length * 14 * 0.6);
+  });
 });
 
 describe('report plots', () => {
