@@ -150,11 +150,9 @@ def write_safetensors(path, tensors, metadata):
     return 8 + len(h) + offset
 
 
-def make_case(name, spec, make_featurizer, feat_dim, batch, bn_mode, seed, dropout_p):
-    torch.manual_seed(seed)
-    model = Network(make_featurizer(), feat_dim, spec['numClasses'])
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():  # non-trivial norm affines and statistics
+def randomize_norms(model, g):
+    """Non-trivial norm affines and BatchNorm statistics, so tests see them used."""
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)):
                 m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
@@ -162,6 +160,13 @@ def make_case(name, spec, make_featurizer, feat_dim, batch, bn_mode, seed, dropo
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
                 m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+
+
+def make_case(name, spec, make_featurizer, feat_dim, batch, bn_mode, seed, dropout_p):
+    torch.manual_seed(seed)
+    model = Network(make_featurizer(), feat_dim, spec['numClasses'])
+    g = torch.Generator().manual_seed(seed + 1)  # norms first, then the batch and dropout mask
+    randomize_norms(model, g)
     params = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
     c, h, w = spec['inputShape']
     x = torch.randn((batch, c, h, w), generator=g).float()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_graph_fixtures import MNIST_CNN, BasicBlock, ResNet, write_safetensors  # noqa: E402
+from gen_graph_fixtures import MNIST_CNN, BasicBlock, ResNet, randomize_norms, write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'import')
 
@@ -42,17 +42,6 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.featurizer(x))
-
-
-def randomize_norms(model, g):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)):
-                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
 
 
 def export(model, x, name, opset, **kw):

@@ -1,3 +1,5 @@
+// Run-time kernel level: what the CPU supports, capped by RATATOUILLE_CPU and by tests through
+// set_cpu_level_cap, so one binary carries every variant and tests can run each of them.
 #include "common/cpu.h"
 
 #include <atomic>

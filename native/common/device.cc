@@ -1,3 +1,5 @@
+// CUDA device queries that degrade to "no GPU" answers instead of failing: the addon loads and
+// reports the same on machines without a driver, a device, or a CUDA build.
 #include "common/device.h"
 
 #include <cstdio>

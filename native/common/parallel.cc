@@ -1,3 +1,5 @@
+// The shared thread pool behind rt::parallel_for: workers pull indices from one atomic counter
+// (the caller helps), and a nested parallel_for runs inline rather than deadlocking on the pool.
 #include "common/parallel.h"
 
 #include <algorithm>

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { zodIssuesError } from '../util/zod-errors.js';
 
 const posInt = z.number().int().positive();
 const seed = z.number().int().min(0).max(0xffffffff);
@@ -109,22 +110,10 @@ export type TrainJob = z.output<typeof jobSchema>;
 export type TrainJobInput = z.input<typeof jobSchema>;
 export type ModelChoice = TrainJob['model'];
 
-/** One line per problem, `job.<path>: <problem>`, joined with '; '. */
-function describeIssues(issues: readonly z.core.$ZodIssue[]): InputError {
-  const parts = issues.map((i) => {
-    const keys = i.code === 'unrecognized_keys' ? (i as { keys: string[] }).keys : null;
-    const path = ['job', ...i.path.map(String), ...(keys ? [keys.join(',')] : [])].join('.');
-    return keys ? `${path}: unknown key` : `${path}: ${i.message}`;
-  });
-  const first = parts[0].indexOf(': ');
-  if (parts.length === 1) return new InputError(parts[0].slice(0, first), parts[0].slice(first + 2));
-  return new InputError('job', parts.join('; '));
-}
-
 /** Validates a job (any JSON value) and fills defaults; throws a one-line InputError naming the key. */
 export function parseJob(value: unknown): TrainJob {
   const r = jobSchema.safeParse(value);
-  if (!r.success) throw describeIssues(r.error.issues);
+  if (!r.success) throw zodIssuesError(r.error.issues, 'job');
   return r.data;
 }
 
