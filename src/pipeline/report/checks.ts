@@ -151,7 +151,9 @@ export function premiseCheck(results: Results, dataset: string, tolerance = 1): 
   let connected: boolean | null = null;
   let verdict = 'No interpolation between runs from different auxiliary inits was measured.';
   if (diff !== null) {
-    connected = diff <= (same ?? 0) + tolerance;
+    // A negative barrier is a bump, not a dip: the reference is never below 0, so a midpoint that
+    // beats its endpoints counts as connected even when same-init pairs bump more.
+    connected = diff <= Math.max(same ?? 0, 0) + tolerance;
     const vs = same === null ? ' (no same-init pairs measured)' : ` vs ${formatFixed(same, 1)} for same-init pairs`;
     verdict = `Runs from different auxiliary inits ${connected ? 'are' : 'are not'} linearly connected at this scale: barrier ${formatFixed(diff, 1)} points${vs}.`;
   }
@@ -174,7 +176,7 @@ export function premiseMarkdown(p: PremiseCheck): string {
       `Soups run ↔ foundation ${dist(d.soupsToInit)}.`,
     `Distance ratio (target fine-tuning / auxiliary): ${d.ratio === null ? '–' : formatFixed(d.ratio, 2)}.`,
     '',
-    `**Verdict:** ${p.verdict}` + (p.connected === null ? '' : ` (Connected means within ${formatFixed(p.tolerance, 1)} point of the same-init barrier.)`),
+    `**Verdict:** ${p.verdict}` + (p.connected === null ? '' : ` (Connected means a barrier at most ${formatFixed(p.tolerance, 1)} point above the same-init barrier, or above 0 when that is negative.)`),
   ];
   return lines.join('\n');
 }

@@ -70,6 +70,19 @@ describe('premise check', () => {
     expect(md).toContain('Distance ratio (target fine-tuning / auxiliary): 0.50.');
   });
 
+  it('a midpoint above its endpoints (negative barrier) counts as connected', () => {
+    const r = syntheticResults();
+    for (const d of r.diagnostics) {
+      for (const c of d.interpolation) {
+        const bump = c.kind === 'same_init' ? 0.12 : 0.04; // same-init pairs bump more than different-init ones
+        c.test = c.alphas.map((a) => (a === 0.5 ? 0.7 + bump : 0.7));
+      }
+    }
+    const p = premiseCheck(r, DATASET);
+    expect(p.kinds.map((k) => k.barrierTest.text)).toEqual(['-4.0 ± 0.0', '-12.0 ± 0.0']);
+    expect(p.connected).toBe(true);
+  });
+
   it('connected within the tolerance; no pairs gives no verdict', () => {
     expect(premiseCheck(syntheticResults(), DATASET, 6).verdict).toMatch(/^Runs from different auxiliary inits are linearly connected at this scale: barrier 6\.5 points/);
     const r = syntheticResults();
