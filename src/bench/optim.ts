@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { native, type AdamGroupArgs, type SgdGroupArgs } from '../../bindings/native.js';
 import { parseCount, parseIntOption } from '../cli/options.js';
 import { adamStepTs, sgdStepTs } from '../train/optim.js';
+import { median } from './stats.js';
 
 /** Bytes a step moves per parameter: SGD-momentum reads p, g, buf and writes p, buf; Adam reads p, g, m, v and writes p, m, v. */
 export const SGD_BYTES_PER_PARAM = 20;
@@ -67,11 +68,6 @@ export function transformerLikeSizes(total: number): number[] {
   return sizes;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Median milliseconds of `repeats` calls after `warmup` calls. */
 function timeMs(fn: () => void, warmup: number, repeats: number): number {

@@ -6,6 +6,7 @@ import { RandomState } from '../util/numpy-random.js';
 import { seedHash } from '../util/seed.js';
 import { domainSize, type DomainDataset } from './dataset.js';
 import type { Batch, DataLoader } from './loader.js';
+import { mean, standardError } from '../util/stats.js';
 
 export const HOLDOUT_FRACTION = 0.2;
 
@@ -190,7 +191,5 @@ export function testAccuracy(ds: DomainDataset, acc: readonly DomainAccuracy[], 
 export function meanAndStandardError(xs: readonly number[]): { mean: number; se: number; n: number } {
   const n = xs.length;
   if (n === 0) return { mean: NaN, se: NaN, n };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-  return { mean, se: Math.sqrt(variance) / Math.sqrt(n), n };
+  return { mean: mean(xs), se: standardError(xs), n };
 }

@@ -2,28 +2,9 @@
 // "standard error" (population std / √n) ×100, and Python's '{:.1f}' rounding, which rounds exact
 // ties to even (87.25 → "87.2") where JavaScript's toFixed rounds them up ("87.3").
 
-/** Sequential sum, as numpy/Python do for the few values a table cell holds. */
-function sum(xs: readonly number[]): number {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s;
-}
+import { mean, populationStd, standardError } from '../../util/stats.js';
 
-export function mean(xs: readonly number[]): number {
-  return sum(xs) / xs.length;
-}
-
-/** numpy.std (ddof = 0). */
-export function populationStd(xs: readonly number[]): number {
-  const m = mean(xs);
-  return Math.sqrt(mean(xs.map((x) => (x - m) * (x - m))));
-}
-
-/** DomainBed's "standard error": np.std(data / √n), in the units of `xs`. */
-export function standardError(xs: readonly number[]): number {
-  const root = Math.sqrt(xs.length);
-  return populationStd(xs.map((x) => x / root));
-}
+export { mean, populationStd, standardError };
 
 /** Adds one unit in the last place to a string of decimal digits ("0999" → "1000"). */
 function incrementDigits(digits: string): string {
