@@ -234,6 +234,10 @@ void ParseJob(Napi::Env env, Napi::Object o, ParsedJob& w) {
     job.threads = static_cast<int>(Index(env, o.Get("threads"), "job.threads", 256));
     if (job.threads == 0) throw rtb::RangeErr(env, "job.threads must be an integer in [1, 256]");
   }
+  if (!o.Get("readers").IsUndefined()) {
+    job.readers = static_cast<int>(Index(env, o.Get("readers"), "job.readers", 16));
+    if (job.readers == 0) throw rtb::RangeErr(env, "job.readers must be an integer in [1, 16]");
+  }
   if (!o.Get("chunkBytes").IsUndefined()) {
     uint64_t b = Index(env, o.Get("chunkBytes"), "job.chunkBytes", double(1u << 30));
     if (b < 64) throw rtb::RangeErr(env, "job.chunkBytes must be at least 64");

@@ -119,9 +119,13 @@ export interface NativeOptim {
 //  - CPU, threads ≥ 2 (default: pool size): each worker thread takes the next chunk, preads it input
 //    by input into its own staging buffer and folds it into its own fp32 accumulator while it is in
 //    that core's cache; one worker's reads overlap the others' arithmetic. Memory: threads × ~1.5 MiB.
-//  - CPU, threads = 1, and CUDA: a reader thread preads (chunk, input) pieces into a ring of 4
-//    staging buffers (pinned on CUDA) ahead of one consumer (CPU kernels, or async H2D copies +
-//    kernels on two CUDA streams). Memory: ~6 chunk buffers (CPU 512 KiB each, CUDA 4–8 MiB each).
+//  - CPU, threads = 1: a reader thread preads (chunk, input) pieces into a ring of 4 staging
+//    buffers ahead of one consumer (the CPU kernels). Memory: ~6 chunk buffers of 512 KiB.
+//  - CUDA: `threads` reader threads (default ≤ 8, at most 16) fill a ring of threads + 3 pinned
+//    buffers ahead of one consumer (async H2D copies + kernels on two streams) and a writer
+//    thread: one thread's page-cache reads are a fraction of the host link. Memory: threads + 5
+//    chunk buffers of 4–8 MiB. On a many-core host the CPU schedule still reads files faster
+//    (H200 host, 16 cores: CUDA 20–27 GB/s, CPU 35–40 GB/s); CUDA pays off when cores are few or busy.
 // Arithmetic, identical on every CPU level, schedule, thread count, chunk size and on CUDA:
 // acc = λ₀·x₀, then acc = fma(λᵢ, xᵢ, acc) for i = 1..N-1 in input order, in fp32 (inputs widened
 // exactly; F64 rounded to nearest), then rounded to nearest-even into outDtype. Only NaN payloads
@@ -169,9 +173,13 @@ export interface AverageJob {
   tensors: AverageTensorSpec[];
   /** Default 'cpu'. 'cuda' rejects with `CUDA device not available: …` when there is no GPU. */
   device?: 'cpu' | 'cuda';
-  /** CPU worker threads, 1..256 (results never depend on it; ignored on CUDA). Default: the pool
-   * size (`info().threads`). 1 = one compute thread fed by a reader thread. */
+  /** CPU worker threads, or CUDA reader threads (at most 16 used), 1..256; results never depend on
+   * it. Default: the pool size (`info().threads`; at most 8 on CUDA). 1 = one compute thread fed by
+   * a reader thread. */
   threads?: number;
+  /** Reader threads of the pipelined schedule (CPU with threads = 1, and CUDA), 1..16; results
+   * never depend on it. Default: 1 on CPU, `threads` on CUDA. */
+  readers?: number;
   /** Bytes of fp32 accumulator per chunk, ≥ 64, rounded down to a multiple of 64 (results never
    * depend on it). Default 512 KiB on CPU, 4 MiB on CUDA. Staging buffers hold as many elements in
    * the widest input dtype. */

@@ -85,6 +85,9 @@ def average_ratios(rt, torch):
             if isinstance(e, dict) and "gbs" in e:
                 row[f"{dev}_engine_gbs"] = e["gbs"]
                 row[f"{dev}_engine_of_read"] = e.get("of_read")
+                if dev == "cuda":
+                    row["cuda_engine_of_cpu_engine"] = e.get("of_cpu_engine")
+                    row["cuda_engine_vs_one_reader"] = e.get("vs_one_reader")
         if "gbs" in kernel:
             row["kernel_gbs"] = kernel["gbs"]
             row["kernel_of_triad"] = kernel.get("of_triad")
@@ -168,8 +171,9 @@ def main():
               f" (target {OPTIM_TARGET_OF_TRIAD}); torch {r.get('torch_mode', '-')} {fmt(r.get('torch_ms'), '.3f')} ms"
               f" / ours {fmt(r['ours_ms'], '.3f')} ms = {fmt(r.get('speedup_vs_torch'))} (target >= {TORCH_SPEEDUP_TARGET})")
     for r in merged["average"]:
-        print(f"  average {r['dtype']:<4}: cuda engine {fmt(r.get('cuda_engine_of_read'))} of read, cpu engine"
-              f" {fmt(r.get('cpu_engine_of_read'))} of read; kernel {fmt(r.get('kernel_of_triad'))} of triad,"
+        print(f"  average {r['dtype']:<4}: cuda engine {fmt(r.get('cuda_engine_gbs'), '.1f')} GB/s ="
+              f" {fmt(r.get('cuda_engine_of_cpu_engine'))} of the cpu engine, x{fmt(r.get('cuda_engine_vs_one_reader'))}"
+              f" one reader; cpu engine {fmt(r.get('cpu_engine_of_read'))} of 1-thread read; kernel {fmt(r.get('kernel_of_triad'))} of triad,"
               f" vs torch running sum x{fmt(r.get('kernel_vs_torch_running_sum'))}")
     if unusable:
         print(f"  FAILED: nvidia-smi lists a GPU but rt_gpu_check could not use it: {get(rt, 'gpu', 'reason')}")

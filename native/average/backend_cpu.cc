@@ -15,8 +15,8 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(size_t chunk_elems, size_t stage_bytes, int slots, DType out)
       : out_dtype_(out),
-        acc_(host_buffer(chunk_elems * sizeof(float))),
-        out_(host_buffer(chunk_elems * kDTypeSize[static_cast<int>(out)])) {
+        acc_(host_buffer(chunk_elems * sizeof(float))) {
+    for (auto& o : out_) o = host_buffer(chunk_elems * kDTypeSize[static_cast<int>(out)]);
     for (int s = 0; s < slots; ++s) slots_.push_back(host_buffer(stage_bytes));
     accumulate_ = accumulate_for(cpu_level());
     convert_ = convert_for(cpu_level());
@@ -30,21 +30,26 @@ class CpuBackend final : public Backend {
 
   bool stages_memory() const override { return false; }
 
-  void accumulate(const Item& item, DType dtype, float w, bool first) override {
+  size_t accumulate(const Item& item, DType dtype, float w, bool first) override {
     if (accumulate_(reinterpret_cast<float*>(acc_.get()), item.data, dtype, item.count, w, first) && bad_input_ < 0)
       bad_input_ = static_cast<int>(item.input);  // inputs arrive in order: the first is the lowest
+    return 1;
   }
 
   ChunkOut finish(size_t count) override {
-    bool out_bad = convert_(reinterpret_cast<const float*>(acc_.get()), out_.get(), out_dtype_, count);
-    ChunkOut r{out_.get(), bad_input_, out_bad};
+    unsigned char* out = out_[next_out_].get();
+    next_out_ = (next_out_ + 1) % kOutBuffers;
+    bool out_bad = convert_(reinterpret_cast<const float*>(acc_.get()), out, out_dtype_, count);
+    ChunkOut r{out, bad_input_, out_bad};
     bad_input_ = -1;
     return r;
   }
 
  private:
   DType out_dtype_;
-  HostBuffer acc_, out_;
+  HostBuffer acc_;
+  HostBuffer out_[kOutBuffers];
+  int next_out_ = 0;
   std::vector<HostBuffer> slots_;
   int bad_input_ = -1;
   AccumulateFn accumulate_;

@@ -40,7 +40,8 @@ struct Job {
   std::vector<Tensor> tensors;
   std::vector<Source> sources;  // tensors.size() * N, tensor-major: sources[t * N + i]
   Device device = Device::Cpu;
-  int threads = 0;               // CPU worker threads (1: pipelined); 0 = rt::num_threads()
+  int threads = 0;               // CPU workers (1: pipelined), or CUDA reader threads; 0 = rt::num_threads()
+  int readers = 0;               // reader threads of the pipelined schedule; 0 = 1 on CPU, `threads` on CUDA
   size_t chunk_elems = 0;        // accumulator elements per chunk; 0 = default for the device
   bool allow_nonfinite = false;  // false: a NaN/inf input value or an output overflow is an error
 

@@ -285,6 +285,7 @@ Json check_mixed(Context& ctx, const TempDir& dir) {
 // same files in the engine's chunk size (median likewise).
 struct Rate {
   double gbs = 0, read_gbs = 0;
+  int threads = 0;
   Json json;
 };
 
@@ -300,7 +301,7 @@ Rate engine_rate(Context& ctx, const Job& job, size_t chunk_bytes) {
     read.push_back(static_cast<double>(b.bytes) / b.seconds / 1e9);
   }
   Rate rate;
-  rate.gbs = median(engine), rate.read_gbs = median(read);
+  rate.gbs = median(engine), rate.read_gbs = median(read), rate.threads = o.threads;
   rate.json = Json::object()
                   .set("gbs", rate.gbs)
                   .set("read_gbs", rate.read_gbs)
@@ -359,12 +360,28 @@ Json throughput(Context& ctx, const TempDir& dir, DType dtype) {
     ctx.check("average " + label + ": cuda vs cpu bit-exact", nullptr, ctx.no_gpu_reason);
     return j;
   }
+  // One reader thread (the engine before it read in parallel) as the same-run baseline, then a
+  // few reader counts, then the default (threads, at most 16).
+  Job one = job;
+  one.device = Device::Cuda, one.readers = 1, one.outputs = output("tp-cuda1.out");
+  Rate g1 = engine_rate(ctx, one, average::kDefaultCudaChunkElems * size_of(dtype));
+  say("  cuda engine %s: %6.2f GB/s with 1 reader", label.c_str(), g1.gbs);
+  Json sweep = Json::array();
+  for (int readers : {2, 4, 8}) {
+    Job some = one;
+    some.readers = readers;
+    Rate gr = engine_rate(ctx, some, average::kDefaultCudaChunkElems * size_of(dtype));
+    say("  cuda engine %s: %6.2f GB/s with %d readers, %.2fx one reader", label.c_str(), gr.gbs, readers, gr.gbs / g1.gbs);
+    sweep.push(Json::object().set("readers", readers).set("gbs", gr.gbs).set("vs_one_reader", gr.gbs / g1.gbs));
+  }
   Job cuda = job;
   cuda.device = Device::Cuda, cuda.outputs = output("tp-cuda.out");
   Rate g = engine_rate(ctx, cuda, average::kDefaultCudaChunkElems * size_of(dtype));
-  say("  cuda engine %s: %6.2f GB/s; pread (1 thread, same chunk) %6.2f GB/s: %.2f of read", label.c_str(), g.gbs,
-      g.read_gbs, g.gbs / g.read_gbs);
-  j.set("cuda", std::move(g.json));
+  say("  cuda engine %s: %6.2f GB/s (default: %d readers) = %.2f of the cpu engine, %.2fx one reader",
+      label.c_str(), g.gbs, g.threads, g.gbs / c.gbs, g.gbs / g1.gbs);
+  j.set("cuda", std::move(g.json.set("of_cpu_engine", g.gbs / c.gbs).set("vs_one_reader", g.gbs / g1.gbs)));
+  j.set("cuda_one_reader", std::move(g1.json));
+  j.set("cuda_readers", std::move(sweep));
   const uint64_t diff = differences(read_file(cuda.outputs[0]), read_file(cpu.outputs[0]), 0, numel * size_of(dtype), dtype);
   const bool ok = diff == 0;
   j.set("differing_elements", diff);

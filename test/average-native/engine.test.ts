@@ -135,10 +135,13 @@ describe('average: results', () => {
     });
   }
 
-  it('gives identical bytes for threads 1/2/3, any chunk size and schedule', async () => {
+  it('gives identical bytes for threads 1/2/3, any readers, chunk size and schedule', async () => {
     const want = expectedFile(fx, 'BF16');
     const variants: Partial<AverageJob>[] = [
       { threads: 1 },
+      { threads: 1, readers: 3 },
+      { threads: 1, readers: 5, chunkBytes: 64 },
+      { threads: 1, readers: 16, chunkBytes: 256 },
       { threads: 2 },
       { threads: 3, chunkBytes: 256 },
       { threads: 1, chunkBytes: 64 },
@@ -197,7 +200,7 @@ describe('average: non-finite values', () => {
     poison(f, T('big'), 1, 99999, Infinity);
     poison(f, T('seven'), 3, 6, -Infinity);
     poison(f, T('seven'), 2, 6, NaN);
-    for (const v of [{ threads: 1 }, { threads: 2 }, { threads: 2, chunkBytes: 64 }]) {
+    for (const v of [{ threads: 1 }, { threads: 1, readers: 4, chunkBytes: 64 }, { threads: 2 }, { threads: 2, chunkBytes: 64 }]) {
       const err = (await nat.average(makeJob(f, 'F32', path.join(dir, 'nan.bin'), v)).catch((e) => e)) as AverageError;
       expect(err).toBeInstanceOf(Error);
       expect(err.message).toBe(`input 2 (${f.files[2]}): tensor "seven" has non-finite values (NaN or infinity)`);
@@ -313,6 +316,8 @@ describe('average: arguments', () => {
     ['negative outOffset', (j) => (j.tensors[1].outOffset = -1), RangeError, /outOffset must be an integer/],
     ['bad outFile', (j) => (j.tensors[1].outFile = 2), RangeError, /outFile 2 is not an index into outputs/],
     ['zero threads', (j) => (j.threads = 0), RangeError, /job\.threads/],
+    ['zero readers', (j) => (j.readers = 0), RangeError, /job\.readers must be an integer in \[1, 16\]/],
+    ['too many readers', (j) => (j.readers = 17), RangeError, /job\.readers/],
     ['tiny chunk', (j) => (j.chunkBytes = 8), RangeError, /job\.chunkBytes must be at least 64/],
     ['unknown device', (j) => ((j as { device: string }).device = 'tpu'), RangeError, /job\.device must be "cpu" or "cuda"/],
     ['progress not a function', (j) => ((j as { onProgress: unknown }).onProgress = 5), TypeError, /job\.onProgress must be a function/],
