@@ -24,6 +24,12 @@ export interface PipelineFlags {
   nHparams?: string;
   steps?: string;
   width?: string;
+  model?: string;
+  split?: string;
+  baseWidth?: string;
+  imageSize?: string;
+  foundation?: string;
+  auxTasks?: string;
   external?: string[];
   printConfig?: boolean;
   quiet?: boolean;
@@ -46,6 +52,12 @@ export function withPipelineOptions(cmd: Command): Command {
     .option('--n-hparams <n>', 'runs per sweep (target.nHparams)')
     .option('--steps <n>', 'full fine-tuning steps of target runs (target.steps)')
     .option('--width <n>', 'MNIST_CNN width (model.width)')
+    .option('--model <arch|file.onnx>', 'mnist_cnn, resnet18, resnet50, or an ONNX model to import (model.arch / model.onnx)')
+    .option('--split <tensor>', 'imported model: tensor or node after which the classifier starts (model.split)')
+    .option('--base-width <n>', 'ResNet stem width (model.baseWidth)')
+    .option('--image-size <n>', 'side folder images are resized to (model.imageSize)')
+    .option('--foundation <file>', 'foundation checkpoint (safetensors with featurizer.*) instead of pretraining (foundation.checkpoint)')
+    .option('--aux-tasks <a,b>', 'auxiliary tasks: <source>-<kind> or folder:<path> (aux.tasks)')
     .option('--external <name=path>', 'add a fine-tuning made elsewhere (safetensors with featurizer.*) to the auxiliary pool (repeatable)', collect)
     .option('--print-config', 'print the resolved configuration (every key, defaults filled) and exit')
     .addOption(new Option('-q, --quiet', 'no progress on stderr'));
@@ -71,7 +83,15 @@ function flagOverrides(f: PipelineFlags): Record<string, unknown> {
   if (f.workers) o.workers = parseIntOption('--workers', f.workers, 0);
   if (f.threads) o.threads = parseIntOption('--threads', f.threads, 1);
   if (f.dataDir) o.dataDir = f.dataDir;
-  if (f.width) o.model = { width: parseIntOption('--width', f.width, 1) };
+  const model: Record<string, unknown> = {};
+  if (f.width) model.width = parseIntOption('--width', f.width, 1);
+  if (f.model) Object.assign(model, f.model.toLowerCase().endsWith('.onnx') ? { arch: 'onnx', onnx: f.model } : { arch: f.model });
+  if (f.split) model.split = f.split;
+  if (f.baseWidth) model.baseWidth = parseIntOption('--base-width', f.baseWidth, 1);
+  if (f.imageSize) model.imageSize = parseIntOption('--image-size', f.imageSize, 1);
+  if (Object.keys(model).length) o.model = model;
+  if (f.foundation) o.foundation = { checkpoint: f.foundation };
+  if (f.auxTasks) o.aux = { tasks: f.auxTasks.split(',').map((s) => s.trim()).filter(Boolean) };
   return o;
 }
 

@@ -13,9 +13,10 @@ const nonNegInt = z.number().int().min(0);
 const rate = z.number().positive().finite();
 const seed = z.number().int().min(0).max(0x7fffffff);
 const taskNameSchema = z.string().refine((s) => {
+  if (s.startsWith('folder:')) return s.length > 'folder:'.length;
   const [src, kind, ...rest] = s.split('-');
   return rest.length === 0 && (TASK_SOURCES as readonly string[]).includes(src) && (TASK_KINDS as readonly string[]).includes(kind) && kind !== 'class';
-}, { message: `must be <source>-<kind> with source ${TASK_SOURCES.join('|')} and kind ${TASK_KINDS.filter((k) => k !== 'class').join('|')}` });
+}, { message: `must be <source>-<kind> with source ${TASK_SOURCES.join('|')} and kind ${TASK_KINDS.filter((k) => k !== 'class').join('|')}, or folder:<path>` });
 
 /** The shared linear probe on cached frozen-foundation features (softmax regression, Adam). */
 const probeSchema = (d: { steps: number; lr: number; batchPerDomain: number }) =>
@@ -37,12 +38,39 @@ export const configSchema = z.strictObject({
   threads: posInt.optional(),
   /** Folder with the Fashion-MNIST IDX files (default: RATATOUILLE_DATA_DIR, then the Debian location). */
   dataDir: z.string().min(1).optional(),
-  model: z.strictObject({ arch: z.literal('mnist_cnn').default('mnist_cnn'), width: posInt.multipleOf(8, 'must be a multiple of 8 (GroupNorm with 8 groups)').default(16) }).prefault({}),
+  model: z
+    .strictObject({
+      /** Our MNIST_CNN or ResNets, or `onnx`: the model in model.onnx. Pretraining is built in for mnist_cnn only. */
+      arch: z.enum(['mnist_cnn', 'resnet18', 'resnet50', 'onnx']).default('mnist_cnn'),
+      /** MNIST_CNN's first-block channels. */
+      width: posInt.multipleOf(8, 'must be a multiple of 8 (GroupNorm with 8 groups)').default(16),
+      /** ResNet stem width (default 64, torchvision). */
+      baseWidth: posInt.optional(),
+      /** ResNet BatchNorm: 'frozen' (default, DomainBed: running statistics, trainable affine) or 'train'. */
+      batchNorm: z.enum(['frozen', 'train']).optional(),
+      /** Side folder datasets are resized/cropped to (default 224 for ResNets, 28 for mnist_cnn; an ONNX model's own). */
+      imageSize: posInt.optional(),
+      /** The ONNX inference model to import (arch onnx): its initializers are the foundation unless foundation.checkpoint is given. */
+      onnx: z.string().min(1).optional(),
+      /** ONNX tensor or node after which the classifier starts (default: the input of the last Gemm/MatMul). */
+      split: z.string().min(1).optional(),
+    })
+    .superRefine((m, ctx) => {
+      const only = (key: 'baseWidth' | 'batchNorm' | 'onnx' | 'split', archs: string[]) => {
+        if (m[key] !== undefined && !archs.includes(m.arch)) ctx.addIssue({ code: 'custom', path: [key], message: `applies to model.arch ${archs.join('|')} only (arch is ${m.arch})` });
+      };
+      only('baseWidth', ['resnet18', 'resnet50']);
+      only('batchNorm', ['resnet18', 'resnet50']);
+      only('onnx', ['onnx']);
+      only('split', ['onnx']);
+      if (m.arch === 'onnx' && m.onnx === undefined) ctx.addIssue({ code: 'custom', path: ['onnx'], message: 'required with model.arch onnx (the .onnx file to import)' });
+    })
+    .prefault({}),
   foundation: z
     .strictObject({
       /** Source of the pretraining images: 'auto' picks one no target dataset is built from. */
       source: z.enum(['auto', ...TASK_SOURCES]).default('auto'),
-      /** An existing foundation (safetensors with featurizer.* of this architecture) instead of pretraining. */
+      /** An existing foundation (safetensors with featurizer.* of this architecture) instead of pretraining (required for ResNets). */
       checkpoint: z.string().min(1).optional(),
       samples: posInt.default(20000),
       testSize: posInt.default(2000),
@@ -55,10 +83,17 @@ export const configSchema = z.strictObject({
     .prefault({}),
   aux: z
     .strictObject({
-      /** Auxiliary tasks `<source>-<kind>` (mini-benchmark §2); those built from a target's images are skipped for it. */
+      /**
+       * Auxiliary tasks: built-in `<source>-<kind>` (mini-benchmark §2; 28×28 grayscale) or image
+       * datasets `folder:<path>` (fine-tuned on all their domains); those built from a target's
+       * images are skipped for it.
+       */
       tasks: z.array(taskNameSchema).default(['fashion-rot', 'fashion-rotpred', 'fashion-inv', 'fashion-coarse', 'fashion-rot90']),
       samples: posInt.default(20000),
-      /** Fine-tunings per task (MR's aux n_hparams), hparams seeds 0..runsPerTask-1 of the aux distribution. */
+      /**
+       * Fine-tunings per task (MR's aux n_hparams), hparams seeds 0..runsPerTask-1 (trial 0) of the
+       * aux distribution around aux.lr (built-in tasks) or MR's image registry (folder tasks, spec §1.2).
+       */
       runsPerTask: posInt.default(1),
       steps: posInt.default(400),
       /** Examples per step, split evenly over the task's domains. */
@@ -94,7 +129,7 @@ export const configSchema = z.strictObject({
       evalEvery: posInt.default(50),
       /** Head-only updates of auxiliary-init and fusing runs before the fresh Adam (MR: 201). */
       headOnlySteps: nonNegInt.default(201),
-      /** 'auto': the MNIST distribution for 28×28 inputs, MR's image distribution otherwise. */
+      /** 'auto': MR's image distribution for folder datasets and inputs over 32×32, the MNIST one otherwise. */
       hparams: z.enum(['auto', 'mnist', 'image']).default('auto'),
       probe: probeSchema({ steps: 3000, lr: 3e-2, batchPerDomain: 16 }),
       /** The fusing baseline: `runs` runs (hparams seeds 0..runs-1), weights ∝ exp(range·u). 0 runs: off. */

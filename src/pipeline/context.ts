@@ -1,9 +1,8 @@
 // What every stage shares: the validated config, the run directory layout, the worker pool and
-// the progress sink, plus the model specs the stages derive from the config.
+// the progress sink, plus the pretraining source derived from the config (models: models.ts).
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { ModelSpec } from '../graph/index.js';
 import { InputError } from '../errors.js';
 import type { PipelineConfig } from './config.js';
 import { JobPool } from './executor.js';
@@ -30,15 +29,6 @@ export function createContext(config: PipelineConfig, progress: ProgressSink, si
 export function saveConfig(ctx: PipelineContext): void {
   mkdirSync(ctx.layout.root, { recursive: true });
   writeFileAtomic(ctx.layout.config, JSON.stringify(ctx.config, null, 2) + '\n');
-}
-
-/** The pool's architecture: the foundation's (28×28 grayscale tasks); numClasses is a placeholder. */
-export function poolSpec(config: PipelineConfig, numClasses = 10): ModelSpec {
-  return { arch: config.model.arch, width: config.model.width, inputShape: [1, 28, 28], numClasses };
-}
-
-export function modelChoice(config: PipelineConfig) {
-  return { arch: config.model.arch, width: config.model.width } as const;
 }
 
 /** The pretraining images: Fashion-MNIST unless a target is built from it, then the digits. */

@@ -52,3 +52,8 @@ export function sampleHparams(dist: HparamDistribution, hparamsSeed: number, tri
 export function defaultDistribution(shape: readonly number[]): HparamDistributionName {
   return shape[1] <= 32 && shape[2] <= 32 ? 'mnist' : 'image';
 }
+
+/** By dataset kind: image folders take MR's registry whatever their size; tensor datasets go by shape. */
+export function distributionFor(ds: { readonly kind: 'tensor' | 'folder'; readonly shape: readonly number[] }): HparamDistributionName {
+  return ds.kind === 'folder' ? 'image' : defaultDistribution(ds.shape);
+}

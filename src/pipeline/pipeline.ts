@@ -9,9 +9,11 @@ import { VERSION } from '../version.js';
 import { currentMachine, writeReport, readResults, type AuxiliaryPool, type DatasetInfo, type MethodResult, type Diagnostics, type Results, type ReportPaths } from './report/index.js';
 import { saveConfig, type PipelineContext } from './context.js';
 import type { Outcome } from './executor.js';
-import { auxStage, existingPool, foundationStage, validateExternal } from './stage-pool.js';
+import { checkPoolInputs } from './inputs.js';
+import { featurizerFilter, poolModel } from './models.js';
+import { auxStage, existingPool, foundationStage } from './stage-pool.js';
 import { daggerSelection, fillDistances, finishRun, selectCell, type FinishedRun } from './stage-select.js';
-import { openTargets, probeStage, ratatouilleStage, soupsStage, type PlannedRun, type TargetCell } from './stage-sweep.js';
+import { openTargets, probeStage, ratatouilleStage, soupsStage, targetSpec, type PlannedRun, type TargetCell } from './stage-sweep.js';
 import type { PoolManifest } from './pool.js';
 import { featurizerDistance, featurizerNorm, readWeights } from './weights.js';
 
@@ -24,7 +26,7 @@ interface SweepManifest {
 
 /** Checks everything the config names (external checkpoints, targets, test envs) before any work, then records the config. */
 async function preflight(ctx: PipelineContext): Promise<void> {
-  await validateExternal(ctx);
+  await checkPoolInputs(ctx);
   await openTargets(ctx);
   saveConfig(ctx);
 }
@@ -37,7 +39,7 @@ export async function runAux(ctx: PipelineContext): Promise<PoolManifest> {
 }
 
 async function finishSweep(ctx: PipelineContext, foundation: string, planned: PlannedRun[]): Promise<FinishedRun[]> {
-  const finished = await fillDistances(await Promise.all(planned.map(finishRun)));
+  const finished = await fillDistances(await Promise.all(planned.map(finishRun)), featurizerFilter(await poolModel(ctx.config)));
   const m: SweepManifest = { format: 'ratatouille-sweeps/1', foundation, runs: finished.map(({ plan: { outcome: _o, ...plan }, record }) => ({ plan, record })) };
   writeFileAtomic(ctx.layout.sweepManifest, JSON.stringify(m, null, 2) + '\n');
   const bad = finished.filter((r) => r.record.status !== 'ok');
@@ -63,15 +65,15 @@ function readSweeps(ctx: PipelineContext): SweepManifest {
   return JSON.parse(readFileSync(f, 'utf8')) as SweepManifest;
 }
 
-async function poolDistances(pool: PoolManifest): Promise<AuxiliaryPool | null> {
+async function poolDistances(pool: PoolManifest, isFeat: (name: string) => boolean): Promise<AuxiliaryPool | null> {
   const members = pool.tasks.flatMap((t) => t.members);
   if (!members.length) return null;
   const f = await readWeights(pool.foundation);
-  const norm = featurizerNorm(f);
+  const norm = featurizerNorm(f, isFeat);
   const w = await Promise.all(members.map((m) => readWeights(m.featurizer)));
-  const tasks = members.map((m, i) => ({ name: m.id, distanceToFoundation: featurizerDistance(f, w[i]) / norm }));
+  const tasks = members.map((m, i) => ({ name: m.id, distanceToFoundation: featurizerDistance(f, w[i], isFeat) / norm }));
   const pairs = [];
-  for (let i = 0; i < members.length; i++) for (let j = i + 1; j < members.length; j++) pairs.push({ a: members[i].id, b: members[j].id, distance: featurizerDistance(w[i], w[j]) / norm });
+  for (let i = 0; i < members.length; i++) for (let j = i + 1; j < members.length; j++) pairs.push({ a: members[i].id, b: members[j].id, distance: featurizerDistance(w[i], w[j], isFeat) / norm });
   return { tasks, pairs };
 }
 
@@ -93,7 +95,7 @@ export async function runSelect(ctx: PipelineContext, info: RunInfo, finished?: 
   let reads = 0;
   for (const { name, ds, envs } of await openTargets(ctx)) {
     datasets.push({ name, envNames: [...ds.domains], testEnvs: envs, trials: [...ctx.config.target.trials] });
-    const spec = { arch: ctx.config.model.arch, width: ctx.config.model.width, inputShape: [...ds.shape] as [number, number, number], numClasses: ds.classes.length };
+    const spec = await targetSpec(ctx, ds);
     for (const testEnv of envs) {
       let last: TargetCell | null = null;
       for (const trial of ctx.config.target.trials) {
@@ -127,7 +129,7 @@ export async function runSelect(ctx: PipelineContext, info: RunInfo, finished?: 
     runs: runs.map((r) => r.record),
     selections,
     diagnostics,
-    auxiliary: await poolDistances(pool),
+    auxiliary: await poolDistances(pool, featurizerFilter(await poolModel(ctx.config))),
   };
   writeFileAtomic(ctx.layout.results, JSON.stringify(results, null, 2) + '\n');
   ctx.progress.stageEnd('select', `${selections.length} results, ${reads} checkpoint reads`);

@@ -52,14 +52,15 @@ const shape = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /**
  * Checks that each file holds exactly the model's featurizer parameters with their shapes (other,
- * non-featurizer tensors such as a head are allowed and ignored). Reads headers only; throws one
- * InputErrors with every problem of every file.
+ * non-featurizer tensors such as a head are allowed and ignored); `buffers` files (a foundation)
+ * must hold the BatchNorm statistics too. Reads headers only; throws one InputErrors with every
+ * problem of every file.
  */
-export async function validateFeaturizerFiles(files: readonly { name: string; path: string }[], model: Model): Promise<void> {
-  const wanted = model.params.filter((p) => isFeaturizer(p.name) && p.kind === 'param');
-  const known = new Set(model.params.filter((p) => isFeaturizer(p.name)).map((p) => p.name));
+export async function validateFeaturizerFiles(files: readonly { name: string; path: string; buffers?: boolean }[], model: Model): Promise<void> {
+  const known = new Set(model.params.filter((p) => p.group === 'featurizer').map((p) => p.name));
   const problems: InputError[] = [];
   for (const f of files) {
+    const wanted = model.params.filter((p) => p.group === 'featurizer' && (p.kind === 'param' || f.buffers));
     const where = `${f.name} (${f.path})`;
     let header;
     try {
@@ -91,7 +92,7 @@ export async function validateFeaturizerFiles(files: readonly { name: string; pa
 export function adaptChannels(w: ReadonlyMap<string, Float32Array>, model: Model, channels: number): Weights {
   const out: Weights = new Map();
   for (const p of model.params) {
-    if (!isFeaturizer(p.name)) continue;
+    if (p.group !== 'featurizer') continue;
     const src = w.get(p.name);
     if (!src) throw new InputError('featurizer', `missing ${p.name}`);
     const n = p.shape.reduce((a, b) => a * b, 1);

@@ -6,24 +6,26 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLoader, type DomainDataset } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { buildModel, type Model, type ModelSpec } from '../graph/index.js';
+import type { Model, ModelSpec } from '../graph/index.js';
 import { weightsPredictor } from '../eval/index.js';
 import { Adam } from '../train/optim.js';
 import { RandomState } from '../util/numpy-random.js';
+import { linearHead, loadModel } from './models.js';
 
 /** Featurizer outputs [count, dim] for every sample of the dataset (dropout is off at inference). */
 export async function computeFeatures(spec: ModelSpec, featurizer: ReadonlyMap<string, Float32Array>, ds: DomainDataset, threads?: number): Promise<{ features: Float32Array; dim: number }> {
-  const probeModel = buildModel(spec);
+  const probeModel = await loadModel(spec);
   const dim = probeModel.featureDim;
   // The same network with a dim×dim identity head: its logits are the features.
-  const identity = buildModel({ ...spec, numClasses: dim } as ModelSpec);
+  const identity = await loadModel({ ...spec, numClasses: dim } as ModelSpec);
+  const head = linearHead(identity);
   const w = new Map<string, Float32Array>();
   for (const p of identity.params) {
-    if (p.name === 'classifier.weight') {
+    if (p.name === head.weight) {
       const eye = new Float32Array(dim * dim);
       for (let i = 0; i < dim; i++) eye[i * dim + i] = 1;
       w.set(p.name, eye);
-    } else if (p.name === 'classifier.bias') {
+    } else if (p.name === head.bias) {
       w.set(p.name, new Float32Array(dim));
     } else {
       const v = featurizer.get(p.name);
@@ -161,7 +163,17 @@ export function trainProbe(d: ProbeData, o: ProbeOptions): ProbeResult {
 /** The classifier init PyTorch would give this model (from the model's seeded init). */
 export function defaultHead(model: Model, seed: number): { weight: Float32Array; bias: Float32Array } {
   const init = model.initParams(seed);
-  return { weight: init.get('classifier.weight')!, bias: init.get('classifier.bias')! };
+  const head = linearHead(model);
+  return { weight: init.get(head.weight)!, bias: init.get(head.bias)! };
+}
+
+/** The foundation featurizer with a trained head: the full checkpoint a probe writes. */
+export function withHead(model: Model, featurizer: ReadonlyMap<string, Float32Array>, r: { weight: Float32Array; bias: Float32Array }): Map<string, Float32Array> {
+  const head = linearHead(model);
+  const w = new Map(featurizer);
+  w.set(head.weight, r.weight);
+  w.set(head.bias, r.bias);
+  return w;
 }
 
 /** probe.json of a probe folder: the inputs' key, the (content-named) checkpoint and its history. */

@@ -5,7 +5,8 @@
 // full-domain accuracies, and the per-sample logits for disagreement and ensembles.
 import { createLoader, makeSplits, splitIndices, trainingDomains, type DataLoader, type DomainDataset, type DomainSplit } from '../data/index.js';
 import { weightsPredictor, type WeightsPredictor } from '../eval/index.js';
-import { buildModel, type Model, type ModelSpec } from '../graph/index.js';
+import type { Model, ModelSpec } from '../graph/index.js';
+import { loadModel } from './models.js';
 
 export interface Scores {
   /** Unweighted mean over training domains of out-split accuracy (run ranking). */
@@ -41,7 +42,7 @@ export class SplitScorer {
   }
 
   static async create(spec: ModelSpec, ds: DomainDataset, trial: number, testEnv: number, threads?: number): Promise<SplitScorer> {
-    const model = buildModel(spec);
+    const model = await loadModel(spec);
     const weights = model.initParams(0);
     const predictor = await weightsPredictor(model, weights, { threads });
     const splits: DomainSplit[] = makeSplits(ds, trial);

@@ -253,11 +253,11 @@ export async function daggerSelection(ctx: PipelineContext, cell: TargetCell, ru
  * ‖φ_best − φ_init‖ / ‖φ_foundation‖ of every ok run (featurizer parameters); the foundation as
  * the dataset's runs took it (channel-adapted) is the init of its slot-0 runs.
  */
-export async function fillDistances(runs: readonly FinishedRun[]): Promise<FinishedRun[]> {
+export async function fillDistances(runs: readonly FinishedRun[], isFeat?: (name: string) => boolean): Promise<FinishedRun[]> {
   const cache = new Map<string, Weights>();
   const read = async (f: string) => cache.get(f) ?? cache.set(f, await readWeights(f)).get(f)!;
   const norms = new Map<string, number>();
-  for (const r of runs) if (r.plan.initSlot === 0 && !norms.has(r.plan.dataset)) norms.set(r.plan.dataset, featurizerNorm(await read(r.plan.initFeaturizer)));
+  for (const r of runs) if (r.plan.initSlot === 0 && !norms.has(r.plan.dataset)) norms.set(r.plan.dataset, featurizerNorm(await read(r.plan.initFeaturizer), isFeat));
   const out: FinishedRun[] = [];
   for (const r of runs) {
     const norm = norms.get(r.plan.dataset);
@@ -265,7 +265,7 @@ export async function fillDistances(runs: readonly FinishedRun[]): Promise<Finis
       out.push(r);
       continue;
     }
-    const d = featurizerDistance(await read(r.plan.initFeaturizer), await readWeights(weightsFile(r))) / norm;
+    const d = featurizerDistance(await read(r.plan.initFeaturizer), await readWeights(weightsFile(r)), isFeat) / norm;
     out.push({ plan: r.plan, record: { ...r.record, initDistance: d } });
   }
   return out;

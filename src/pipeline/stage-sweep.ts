@@ -4,20 +4,22 @@
 // foundation and one member per task interpolated, then fine-tuned like a Ratatouille run).
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { makeSplits, openDataset, runSeed, splitIndices, trainingDomains, type DomainDataset } from '../data/index.js';
+import { makeSplits, runSeed, splitIndices, trainingDomains, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
-import { buildModel, type ModelSpec } from '../graph/index.js';
+import type { ModelSpec } from '../graph/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { averageCheckpoints } from '../merge/average.js';
 import type { TrainJobInput } from '../train/job.js';
 import { seedHash } from '../util/seed.js';
 import { allowedTasks, assignInit, planFusing } from './assign.js';
-import { modelChoice, type PipelineContext } from './context.js';
+import type { PipelineContext } from './context.js';
 import { canonicalJson, type Outcome } from './executor.js';
-import { defaultDistribution, HPARAM_DISTRIBUTIONS, sampleHparams } from './hparams.js';
+import { distributionFor, HPARAM_DISTRIBUTIONS, sampleHparams } from './hparams.js';
+import { checkTarget, openPipelineDataset } from './inputs.js';
+import { featurizerFilter, loadModel, pipelineModel, type PipelineModel } from './models.js';
 import type { SweepName } from './layout.js';
 import { adaptChannels, poolTasks, type PoolManifest } from './pool.js';
-import { computeFeatures, defaultHead, reusableProbe, trainProbe, writeProbeRecord } from './probe.js';
+import { computeFeatures, defaultHead, reusableProbe, trainProbe, withHead, writeProbeRecord } from './probe.js';
 import { datasetSource } from './tasks.js';
 import { addressByContent, readWeights, writeWeights, type Weights } from './weights.js';
 
@@ -51,8 +53,10 @@ export interface TargetCell {
 /** Opens the targets and expands test envs ('all' = every domain); bad names or envs fail here. */
 export async function openTargets(ctx: PipelineContext): Promise<{ name: string; ds: DomainDataset; envs: number[] }[]> {
   const out = [];
+  const pm = await pipelineModel(ctx.config);
   for (const name of ctx.config.target.datasets) {
-    const ds = await openDataset(name, { dataDir: ctx.config.dataDir });
+    const ds = await openPipelineDataset(name, pm, ctx.config.dataDir);
+    await checkTarget(ctx, name, ds);
     if (ds.domains.length < 2) throw new InputError(`config.target.datasets`, `${name} has a single domain; a target needs test domains`);
     const envs = ctx.config.target.testEnvs === 'all' ? ds.domains.map((_, i) => i) : ctx.config.target.testEnvs;
     for (const e of envs) if (e >= ds.domains.length) throw new InputError('config.target.testEnvs', `${e} is not a domain of ${name} (0..${ds.domains.length - 1})`);
@@ -62,24 +66,25 @@ export async function openTargets(ctx: PipelineContext): Promise<{ name: string;
 }
 
 /** The target model spec (the dataset's shape and classes). */
-export function targetSpec(ctx: PipelineContext, ds: DomainDataset): ModelSpec {
-  return { arch: ctx.config.model.arch, width: ctx.config.model.width, inputShape: [...ds.shape] as [number, number, number], numClasses: ds.classes.length };
+export async function targetSpec(ctx: PipelineContext, ds: DomainDataset): Promise<ModelSpec> {
+  return (await pipelineModel(ctx.config)).spec(ds.shape, ds.classes.length);
 }
 
 const adapted = new Map<string, Promise<string>>();
 
 /**
- * A pool featurizer as the target model takes it: itself for 1-channel targets, else a
- * channel-adapted copy (one per source file, memoised; named after the source's content hash).
+ * A pool featurizer as the target model takes it: itself for targets with the pool's channel
+ * count, else a channel-adapted copy (one per source file, memoised; named after the source's
+ * content hash).
  */
-function featurizerFor(ctx: PipelineContext, spec: ModelSpec, src: string, dataset: string): Promise<string> {
-  if (spec.inputShape[0] === 1) return Promise.resolve(src);
+async function featurizerFor(ctx: PipelineContext, spec: ModelSpec, src: string, dataset: string): Promise<string> {
+  if (spec.inputShape[0] === (await pipelineModel(ctx.config)).poolShape[0]) return src;
   const dest = join(ctx.layout.root, 'targets', dataset.replace(/[^A-Za-z0-9_.-]/g, '_'), 'featurizers', `${basename(src, '.safetensors')}-${spec.inputShape[0]}ch.safetensors`);
   let p = adapted.get(dest);
   if (!p) {
     p = (async () => {
-      const model = buildModel(spec);
-      writeWeights(dest, model, adaptChannels(await readWeights(src), model, spec.inputShape[0]), { adaptedFrom: basename(src) }, (n) => n.startsWith('featurizer.'));
+      const model = await loadModel(spec);
+      writeWeights(dest, model, adaptChannels(await readWeights(src), model, spec.inputShape[0]), { adaptedFrom: basename(src) }, featurizerFilter(model));
       return addressByContent(dest);
     })();
     adapted.set(dest, p);
@@ -95,7 +100,7 @@ export async function targetProbe(ctx: PipelineContext, cell: Omit<TargetCell, '
   const reuse = reusableProbe(dir, key);
   if (reuse) return reuse;
   const { ds, spec } = cell;
-  const model = buildModel(spec);
+  const model = await loadModel(spec);
   const splits = makeSplits(ds, cell.trial);
   const train = trainingDomains(ds, [cell.testEnv]);
   const seed = seedHash('probe', ds.domainbedName, cell.testEnv, cell.trial);
@@ -104,10 +109,7 @@ export async function targetProbe(ctx: PipelineContext, cell: Omit<TargetCell, '
     { ...f, labels: ds.labels, numClasses: ds.classes.length, trainPools: train.map((d) => splitIndices(ds, splits, d, 'in')), valSets: train.map((d) => splitIndices(ds, splits, d, 'out')) },
     { ...ctx.config.target.probe, seed, init: defaultHead(model, seed) },
   );
-  const w = new Map(foundation);
-  w.set('classifier.weight', r.weight);
-  w.set('classifier.bias', r.bias);
-  writeWeights(join(dir, 'probe.safetensors'), model, w, { probe: JSON.stringify({ step: r.step, val: r.val }) });
+  writeWeights(join(dir, 'probe.safetensors'), model, withHead(model, foundation, r), { probe: JSON.stringify({ step: r.step, val: r.val }) });
   const file = addressByContent(join(dir, 'probe.safetensors'));
   writeProbeRecord(dir, { key, file, dataset: cell.dataset, testEnv: cell.testEnv, trial: cell.trial, step: r.step, val: r.val, history: r.history });
   return file;
@@ -118,7 +120,7 @@ export async function probeStage(ctx: PipelineContext, foundationFile: string): 
   ctx.progress.stageStart('probes');
   const cells: TargetCell[] = [];
   for (const { name, ds, envs } of await openTargets(ctx)) {
-    const spec = targetSpec(ctx, ds);
+    const spec = await targetSpec(ctx, ds);
     const foundationFor = await featurizerFor(ctx, spec, foundationFile, name);
     const foundation = await readWeights(foundationFor);
     let cached: Promise<{ features: Float32Array; dim: number }> | null = null;
@@ -136,19 +138,20 @@ export async function probeStage(ctx: PipelineContext, foundationFile: string): 
 
 function hparamsFor(ctx: PipelineContext, cell: TargetCell, h: number) {
   const t = ctx.config.target;
-  const dist = HPARAM_DISTRIBUTIONS[t.hparams === 'auto' ? defaultDistribution(cell.ds.shape) : t.hparams];
+  const dist = HPARAM_DISTRIBUTIONS[t.hparams === 'auto' ? distributionFor(cell.ds) : t.hparams];
   return sampleHparams(dist, h, cell.trial);
 }
 
-function submitRun(ctx: PipelineContext, cell: TargetCell, sweep: SweepName, h: number, init: { slot: number | null; name: string; featurizer: string }, seen: Map<string, Promise<Outcome>>): PlannedRun {
+function submitRun(ctx: PipelineContext, pm: PipelineModel, cell: TargetCell, sweep: SweepName, h: number, init: { slot: number | null; name: string; featurizer: string }, seen: Map<string, Promise<Outcome>>): PlannedRun {
   const t = ctx.config.target;
   const head = init.slot === 0 ? 0 : t.headOnlySteps;
   const hp = { ...hparamsFor(ctx, cell, h), batchPerDomain: t.batchPerDomain, steps: t.steps + head, headOnlySteps: head };
   const outDir = ctx.layout.targetRun(cell.dataset, cell.testEnv, cell.trial, h, init.slot === null ? 'fusing' : init.name.replace('/', '-'));
   const job: TrainJobInput = {
-    model: modelChoice(ctx.config),
+    model: pm.choice(cell.ds.shape),
     init: { checkpoint: cell.probe, ...(init.slot === 0 ? {} : { featurizer: init.featurizer }) },
-    data: { dataset: cell.dataset, trialSeed: cell.trial, testEnvs: [cell.testEnv] },
+    // Folders go to the trainer opened (at the model's image size), under their resolved name.
+    data: { dataset: cell.ds.kind === 'folder' ? cell.ds.name : cell.dataset, trialSeed: cell.trial, testEnvs: [cell.testEnv] },
     hparams: hp,
     seeds: { runSeed: runSeed(cell.ds.domainbedName, 'ERM', [cell.testEnv], h, cell.trial), hparamsSeed: h },
     evalEvery: t.evalEvery,
@@ -156,7 +159,7 @@ function submitRun(ctx: PipelineContext, cell: TargetCell, sweep: SweepName, h: 
     outDir,
   };
   let outcome = seen.get(outDir);
-  if (!outcome) seen.set(outDir, (outcome = ctx.pool.submit(job, `${cell.dataset} e${cell.testEnv} t${cell.trial} ${sweep} h${h}`)));
+  if (!outcome) seen.set(outDir, (outcome = ctx.pool.submit(job, `${cell.dataset} e${cell.testEnv} t${cell.trial} ${sweep} h${h}`, cell.ds.kind === 'folder' ? cell.ds : undefined)));
   const id = `${cell.dataset}/env${cell.testEnv}/trial${cell.trial}/${sweep}/h${h}`;
   return { id, dataset: cell.dataset, testEnv: cell.testEnv, trial: cell.trial, sweep, h, initSlot: init.slot, initName: init.name, initFeaturizer: init.featurizer, hparams: hp, outDir, outcome };
 }
@@ -164,9 +167,10 @@ function submitRun(ctx: PipelineContext, cell: TargetCell, sweep: SweepName, h: 
 /** Queues the Soups sweep of every cell (needs only the foundation and the probes). */
 export async function soupsStage(ctx: PipelineContext, cells: readonly TargetCell[], foundationFile: string, seen: Map<string, Promise<Outcome>>): Promise<PlannedRun[]> {
   const runs: PlannedRun[] = [];
+  const pm = await pipelineModel(ctx.config);
   for (const cell of cells) {
     const f = await featurizerFor(ctx, cell.spec, foundationFile, cell.dataset);
-    for (let h = 0; h < ctx.config.target.nHparams; h++) runs.push(submitRun(ctx, cell, 'soups', h, { slot: 0, name: 'foundation', featurizer: f }, seen));
+    for (let h = 0; h < ctx.config.target.nHparams; h++) runs.push(submitRun(ctx, pm, cell, 'soups', h, { slot: 0, name: 'foundation', featurizer: f }, seen));
   }
   return runs;
 }
@@ -174,6 +178,7 @@ export async function soupsStage(ctx: PipelineContext, cells: readonly TargetCel
 /** Queues the Ratatouille and fusing sweeps of every cell (needs the auxiliary pool). */
 export async function ratatouilleStage(ctx: PipelineContext, cells: readonly TargetCell[], pool: PoolManifest, seen: Map<string, Promise<Outcome>>): Promise<PlannedRun[]> {
   const runs: PlannedRun[] = [];
+  const pm = await pipelineModel(ctx.config);
   const files = new Map(pool.tasks.flatMap((t) => t.members.map((m) => [m.id, m.featurizer] as const)));
   for (const cell of cells) {
     const tasks = allowedTasks(poolTasks(pool), datasetSource(cell.dataset));
@@ -182,7 +187,7 @@ export async function ratatouilleStage(ctx: PipelineContext, cells: readonly Tar
     for (let h = 0; h < ctx.config.target.nHparams; h++) {
       const a = assignInit(tasks, h);
       const init = a.kind === 'foundation' ? { slot: 0, name: 'foundation', featurizer: foundation } : { slot: a.slot, name: a.member, featurizer: await featurizerFor(ctx, cell.spec, files.get(a.member)!, cell.dataset) };
-      runs.push(submitRun(ctx, cell, 'ratatouille', h, init, seen));
+      runs.push(submitRun(ctx, pm, cell, 'ratatouille', h, init, seen));
     }
     for (let h = 0; tasks.length > 0 && h < ctx.config.target.fusing.runs; h++) {
       const seed = runSeed(cell.ds.domainbedName, 'ERM', [cell.testEnv], h, cell.trial);
@@ -194,7 +199,7 @@ export async function ratatouilleStage(ctx: PipelineContext, cells: readonly Tar
       await averageCheckpoints({ inputs, output: stem, weights: plan.coefficients });
       const fused = addressByContent(stem);
       writeFileAtomic(fused.replace(/\.safetensors$/, '.json'), JSON.stringify(plan, null, 2) + '\n');
-      runs.push(submitRun(ctx, cell, 'fusing', h, { slot: null, name: 'fused', featurizer: fused }, seen));
+      runs.push(submitRun(ctx, pm, cell, 'fusing', h, { slot: null, name: 'fused', featurizer: fused }, seen));
     }
   }
   return runs;

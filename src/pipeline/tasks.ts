@@ -2,6 +2,7 @@
 // mini-benchmark §2: each takes its own seeded subset and changes the input (rotation, inversion)
 // and/or the label (class, coarse group, rotation index). They are in-memory datasets named
 // `task:<name>`, rebuilt identically wherever they are needed (main thread, training workers).
+import { basename, resolve } from 'node:path';
 import { makeTensorDataset, type TensorDataset } from '../data/index.js';
 import { offsetsFromSizes } from '../data/dataset.js';
 import { rotateImages, rotationPlan } from '../data/rotate.js';
@@ -39,8 +40,20 @@ export function datasetSource(name: string): string {
   if (name === 'mnist' || name === 'rotated_mnist' || name === 'colored_mnist') return 'digits';
   if (name === 'fashion_mnist' || name === 'rotated_fashion_mnist') return 'fashion';
   if (name.startsWith('task:')) return name.slice(5).split('-')[0];
-  return name; // folder:<path> and anything else: its own source
+  if (isFolderName(name)) return `folder:${resolve(name.slice(FOLDER.length))}`; // one source however the path is spelled
+  return name; // anything else: its own source
 }
+
+const FOLDER = 'folder:';
+export const isFolderName = (name: string) => name.startsWith(FOLDER);
+
+/** A folder auxiliary task's name in the pool and the run directory: `folder-<folder name>`. */
+export function folderTaskName(name: string): string {
+  return `folder-${basename(resolve(name.slice(FOLDER.length))).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+/** The pool name of an aux.tasks entry (built-in names are their own). */
+export const auxTaskName = (entry: string) => (isFolderName(entry) ? folderTaskName(entry) : entry);
 
 const ANGLES = [0, 15, 30, 45, 60, 75];
 const QUARTERS = [0, 90, 180, 270];

@@ -26,23 +26,26 @@ export function writeWeights(dest: string, model: Model, weights: ReadonlyMap<st
   writeSafetensors(dest, specs.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: weights.get(p.name)! })), metadata);
 }
 
-/** The featurizer.* tensors of a checkpoint, written on their own (pool members, fused inits). */
-export async function extractFeaturizer(src: string, dest: string, model: Model, metadata: Record<string, string> = {}): Promise<void> {
-  writeWeights(dest, model, await readWeights(src), metadata, isFeaturizer);
+/**
+ * The featurizer tensors of a checkpoint, written on their own (pool members, fused inits).
+ * `include` names them: `featurizer.*` by default; an imported model's come from its groups.
+ */
+export async function extractFeaturizer(src: string, dest: string, model: Model, metadata: Record<string, string> = {}, include: (name: string) => boolean = isFeaturizer): Promise<void> {
+  writeWeights(dest, model, await readWeights(src), metadata, include);
 }
 
 /** √Σ x² over the featurizer tensors (float64 accumulation). */
-export function featurizerNorm(w: ReadonlyMap<string, Float32Array>): number {
+export function featurizerNorm(w: ReadonlyMap<string, Float32Array>, include: (name: string) => boolean = isFeaturizer): number {
   let s = 0;
-  for (const [k, v] of w) if (isFeaturizer(k)) for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  for (const [k, v] of w) if (include(k)) for (let i = 0; i < v.length; i++) s += v[i] * v[i];
   return Math.sqrt(s);
 }
 
-/** ‖φ_a − φ_b‖ over the featurizer tensors both hold. */
-export function featurizerDistance(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): number {
+/** ‖φ_a − φ_b‖ over the featurizer tensors of `a` (which `b` must hold too). */
+export function featurizerDistance(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>, include: (name: string) => boolean = isFeaturizer): number {
   let s = 0;
   for (const [k, va] of a) {
-    if (!isFeaturizer(k)) continue;
+    if (!include(k)) continue;
     const vb = b.get(k);
     if (!vb) throw new InputError('distance', `tensor ${k} is missing from one side`);
     for (let i = 0; i < va.length; i++) s += (va[i] - vb[i]) ** 2;
