@@ -4,7 +4,8 @@
 Builds DomainBed's MNIST_CNN (or torchvision's ResNet-18 with frozen BatchNorm, as DomainBed)
 plus a linear classifier, exactly as src/graph/models does, then serves timing requests on stdin
 so the Node benchmark can alternate rounds between ORT and torch (both see the same drift):
-  a line "run K"  -> K timed steps; prints one JSON line {"fb": [ms...], "opt": [ms...], "loss": x}
+  a line "run K"  -> K timed steps; prints one JSON line {"fb": [ms...], "opt": [ms...], "cpu": [ms...], "loss": x}
+                    ("cpu": the process's CPU time per whole step, all threads, OpenMP spin-waits included)
   a line "quit"   -> prints {"peakRssBytes": n, "torch": version, "threads": t} and exits
 Each step is zero_grad(set_to_none) + forward + cross-entropy + backward ("fb"), then Adam ("opt").
 Run: /usr/bin/python3 scripts/bench_train_torch.py --model mnist_cnn --width 64 --batch 64 --threads 2
@@ -61,8 +62,9 @@ def main():
             continue
         if cmd[0] == 'quit':
             break
-        fb, up, loss = [], [], 0.0
+        fb, up, cpu, loss = [], [], [], 0.0
         for _ in range(int(cmd[1])):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             loss_t = F.cross_entropy(net(x), y)
@@ -72,8 +74,9 @@ def main():
             t2 = time.perf_counter()
             fb.append((t1 - t0) * 1e3)
             up.append((t2 - t1) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
             loss = loss_t.item()
-        print(json.dumps({'fb': fb, 'opt': up, 'loss': loss}), flush=True)
+        print(json.dumps({'fb': fb, 'opt': up, 'cpu': cpu, 'loss': loss}), flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     print(json.dumps({'peakRssBytes': rss, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
 

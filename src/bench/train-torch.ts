@@ -11,6 +11,8 @@ export interface TorchRound {
   fb: number[];
   /** torch.optim.Adam.step, ms per step. */
   opt: number[];
+  /** Process CPU time per whole step (all threads), ms. */
+  cpu: number[];
   loss: number;
 }
 

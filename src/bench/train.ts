@@ -2,8 +2,10 @@
 // native Adam, against the same step in PyTorch CPU measured in the same run (rounds alternate
 // between the two so both see the same machine drift; medians after warm-up), with ORT's profiler
 // saying where the time goes. Optional A/B rounds time the formulation levers (Tuning) and the
-// multi-member graph against separate sessions, interleaved the same way.
-import { tmpdir } from 'node:os';
+// multi-member graph against separate sessions, interleaved the same way. Each step's process CPU
+// time is recorded beside its wall time, and the load average is printed: on a shared machine
+// busier than its cores, wall-clock ratios mostly measure scheduling.
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { parseChoice, parseIntOption } from '../cli/options.js';
@@ -39,17 +41,23 @@ export interface StepStats {
   stepMs: number;
   p10Ms: number;
   p90Ms: number;
+  /** Median process CPU time per step (all threads), ms: steadier than wall time on a loaded machine. */
+  cpuMs: number;
 }
 
 export interface TrainBenchResult {
-  config: TrainBenchOptions & { inputShape: readonly number[]; params: number; nodes: number; ort: string };
+  config: TrainBenchOptions & { inputShape: readonly number[]; channels: number[]; params: number; nodes: number; ort: string; nchwcBlock: number };
+  /** 1-minute load average before and after the timed rounds, and the cores it compares with. */
+  load: { start: number; end: number; cores: number };
   ours: StepStats & { peakRssBytes: number; sessionCreateMs: number };
   torch: (StepStats & TorchExit) | { unavailable: string };
   /** Throughput ours/torch (torch step ms over ours). */
   ratio?: number;
+  /** The same from CPU time per step (torch's includes its OpenMP spin-waits at > 1 thread). */
+  cpuRatio?: number;
   profile?: ProfileSummary;
   /** Other contenders timed in the same rounds (A/B levers, multi-member), with their speed relative to `ours`. */
-  variants: (StepStats & { perMemberMs?: number; vsOurs: number })[];
+  variants: (StepStats & { perMemberMs?: number; vsOurs: number; cpuVsOurs: number })[];
 }
 
 /** A way of running one training step: `step` returns its forward+backward and optimizer ms. */
@@ -60,10 +68,12 @@ interface Contender {
   release(): Promise<void>;
   fb: number[];
   opt: number[];
+  cpu: number[];
 }
 
 const LEVERS: { label: string; tuning: Partial<Tuning>; resnetOnly?: boolean }[] = [
-  { label: 'prototype formulations (one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' } },
+  { label: 'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convLayout: 'nchw', convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' } },
+  { label: 'without NCHWc convolutions (standard Conv: im2col + GEMM)', tuning: { convLayout: 'nchw' } },
   { label: 'without Gather-im2col dW (one-hot Conv + MatMul)', tuning: { convWeightGrad: 'onehot' } },
   { label: 'without fused norm (ReduceMean chains)', tuning: { norm: 'decomposed' } },
   { label: 'without float-mask ReLU backward (Where)', tuning: { reluGrad: 'where' } },
@@ -93,7 +103,7 @@ async function single(label: string, model: Model, o: TrainBenchOptions, g: Trai
   const adam = new Adam(s.graph.grads.map((n) => params.get(n)!), { lr: 1e-3 });
   const { x, y } = batchData(model, o.batch, 1);
   const c: Contender = {
-    label, members: 1, fb: [], opt: [],
+    label, members: 1, fb: [], opt: [], cpu: [],
     async step() {
       const t = performance.now();
       const r = await s.step(x, y);
@@ -110,7 +120,7 @@ async function single(label: string, model: Model, o: TrainBenchOptions, g: Trai
 async function separate(model: Model, o: TrainBenchOptions): Promise<Contender> {
   const runs = await Promise.all(Array.from({ length: o.members }, () => single('', model, o)));
   return {
-    label: `${o.members} separate sessions`, members: o.members, fb: [], opt: [],
+    label: `${o.members} separate sessions`, members: o.members, fb: [], opt: [], cpu: [],
     async step(i) {
       let fb = 0, opt = 0;
       for (const r of runs) {
@@ -130,7 +140,7 @@ async function multi(model: Model, o: TrainBenchOptions): Promise<Contender> {
   const adam = Adam.forModels(s.memberParams.map((p) => s.graph.grads.map((n) => p.get(n)!)), { lr: 1e-3 });
   const batches = Array.from({ length: o.members }, (_, m) => batchData(model, o.batch, 1 + m));
   return {
-    label: `one ${o.members}-member graph`, members: o.members, fb: [], opt: [],
+    label: `one ${o.members}-member graph`, members: o.members, fb: [], opt: [], cpu: [],
     async step() {
       const t = performance.now();
       const r = await s.step(batches.map((b) => b.x), batches.map((b) => b.y));
@@ -142,10 +152,20 @@ async function multi(model: Model, o: TrainBenchOptions): Promise<Contender> {
   };
 }
 
-function stats(label: string, fb: number[], opt: number[]): StepStats {
+function stats(label: string, fb: number[], opt: number[], cpu: number[]): StepStats {
   const total = fb.map((v, i) => v + opt[i]).sort((a, b) => a - b);
   const q = (f: number) => total[Math.min(total.length - 1, Math.floor(f * total.length))];
-  return { label, fbMs: median(fb), optMs: median(opt), stepMs: median(total), p10Ms: q(0.1), p90Ms: q(0.9) };
+  return { label, fbMs: median(fb), optMs: median(opt), stepMs: median(total), p10Ms: q(0.1), p90Ms: q(0.9), cpuMs: median(cpu) };
+}
+
+/** The CPU time (all threads) a contender's step takes, alongside its wall-clock split. */
+async function timedStep(c: Contender, i: number): Promise<void> {
+  const c0 = process.cpuUsage();
+  const [fb, opt] = await c.step(i);
+  const u = process.cpuUsage(c0);
+  c.fb.push(fb);
+  c.opt.push(opt);
+  c.cpu.push((u.user + u.system) / 1000);
 }
 
 export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => void = () => {}): Promise<TrainBenchResult> {
@@ -158,7 +178,7 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
   if (o.members > 1) contenders.push(await separate(model, o), await multi(model, o));
 
   let torch: TorchStepper | undefined, torchWhy = '';
-  const torchFb: number[] = [], torchOpt: number[] = [];
+  const torchFb: number[] = [], torchOpt: number[] = [], torchCpu: number[] = [];
   if (o.torch) {
     const py = findTorchPython();
     if ('python' in py) {
@@ -169,6 +189,7 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
   } else torchWhy = 'not requested (--no-torch)';
 
   for (const c of contenders) for (let i = 0; i < o.warmup; i++) await c.step(i);
+  const loadStart = loadavg()[0];
   for (let r = 0; r < o.rounds; r++) {
     log(`round ${r + 1}/${o.rounds}`);
     const order: (Contender | 'torch')[] = [...contenders, ...(torch ? ['torch' as const] : [])];
@@ -177,21 +198,19 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
         const t = await torch!.run(o.steps);
         torchFb.push(...t.fb);
         torchOpt.push(...t.opt);
+        torchCpu.push(...t.cpu);
         continue;
       }
-      for (let i = 0; i < o.steps; i++) {
-        const [fb, opt] = await c.step(i);
-        c.fb.push(fb);
-        c.opt.push(opt);
-      }
+      for (let i = 0; i < o.steps; i++) await timedStep(c, i);
     }
   }
+  const load = { start: loadStart, end: loadavg()[0], cores: availableParallelism() };
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  const ours = { ...stats('ours', main.c.fb, main.c.opt), peakRssBytes, sessionCreateMs: main.createMs };
-  const torchResult = torch ? { ...stats('torch', torchFb, torchOpt), ...(await torch.quit()) } : { unavailable: torchWhy };
+  const ours = { ...stats('ours', main.c.fb, main.c.opt, main.c.cpu), peakRssBytes, sessionCreateMs: main.createMs };
+  const torchResult = torch ? { ...stats('torch', torchFb, torchOpt, torchCpu), ...(await torch.quit()) } : { unavailable: torchWhy };
   const variants = contenders.slice(1).map((c) => {
-    const s = stats(c.label, c.fb, c.opt);
-    return { ...s, ...(c.members > 1 ? { perMemberMs: s.stepMs / c.members } : {}), vsOurs: s.stepMs / c.members / ours.stepMs };
+    const s = stats(c.label, c.fb, c.opt, c.cpu);
+    return { ...s, ...(c.members > 1 ? { perMemberMs: s.stepMs / c.members } : {}), vsOurs: s.stepMs / c.members / ours.stepMs, cpuVsOurs: s.cpuMs / c.members / ours.cpuMs };
   });
   await Promise.all(contenders.map((c) => c.release()));
 
@@ -204,8 +223,10 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
     profile = p.s.endProfile(prefix, o.warmup);
     await p.c.release();
   }
-  const config = { ...o, inputShape: spec.inputShape, params: main.s.graph.grads.reduce((a, n) => a + model.params.find((p) => p.name === n)!.shape.reduce((x, y) => x * y, 1), 0), nodes: main.s.graph.nodeCount, ort: ortVersion() };
-  return { config, ours, torch: torchResult, ...('stepMs' in torchResult ? { ratio: torchResult.stepMs / ours.stepMs } : {}), ...(profile ? { profile } : {}), variants };
+  const channels = model.params.filter((p) => /^featurizer\.conv\d+\.weight$/.test(p.name)).map((p) => p.shape[0] as number);
+  const config = { ...o, inputShape: spec.inputShape, channels, nchwcBlock: main.s.graph.nchwcBlock, params: main.s.graph.grads.reduce((a, n) => a + model.params.find((p) => p.name === n)!.shape.reduce((x, y) => x * y, 1), 0), nodes: main.s.graph.nodeCount, ort: ortVersion() };
+  const ratios = 'stepMs' in torchResult ? { ratio: torchResult.stepMs / ours.stepMs, cpuRatio: torchResult.cpuMs / ours.cpuMs } : {};
+  return { config, load, ours, torch: torchResult, ...ratios, ...(profile ? { profile } : {}), variants };
 }
 
 const f1 = (v: number) => v.toFixed(1);
@@ -216,23 +237,26 @@ export function formatTrainBench(r: TrainBenchResult): string {
   const c = r.config;
   const shape = c.inputShape.join('×');
   const line = (s: StepStats, who: string) =>
-    `  ${who.padEnd(34)} fwd+bwd ${f1(s.fbMs).padStart(7)} ms  update ${f1(s.optMs).padStart(5)} ms  step ${f1(s.stepMs).padStart(7)} ms (p10 ${f1(s.p10Ms)}, p90 ${f1(s.p90Ms)})`;
+    `  ${who.padEnd(34)} fwd+bwd ${f1(s.fbMs).padStart(7)} ms  update ${f1(s.optMs).padStart(5)} ms  step ${f1(s.stepMs).padStart(7)} ms (p10 ${f1(s.p10Ms)}, p90 ${f1(s.p90Ms)}); CPU ${f1(s.cpuMs)} ms`;
+  const arch = c.model === 'mnist_cnn' ? ` (conv channels ${c.channels.join('-')}, ${2 * c.width} features${c.width === 64 ? ': DomainBed\'s MNIST_CNN' : ''})` : '';
+  const loaded = r.load.start > r.load.cores || r.load.end > r.load.cores;
   const out = [
-    `bench train: ${c.model} width ${c.width}, batch ${c.batch} of ${shape}, ${c.threads} threads, Adam; ${c.params.toLocaleString('en-US')} trainable parameters, ${c.nodes} graph nodes`,
-    `  medians of ${c.rounds} rounds × ${c.steps} steps after ${c.warmup} warm-up steps, contenders alternating within each round`,
+    `bench train: ${c.model} width ${c.width}${arch}, batch ${c.batch} of ${shape}, ${c.threads} threads, Adam; ${c.params.toLocaleString('en-US')} trainable parameters, ${c.nodes} graph nodes${c.nchwcBlock ? `, NCHWc block ${c.nchwcBlock}` : ''}`,
+    `  medians of ${c.rounds} rounds × ${c.steps} steps after ${c.warmup} warm-up steps, contenders alternating within each round; load average ${r.load.start.toFixed(1)} → ${r.load.end.toFixed(1)} on ${r.load.cores} cores`,
     line(r.ours, `ours (onnxruntime ${c.ort} + native Adam)`),
   ];
   if ('stepMs' in r.torch) {
     out.push(line(r.torch, `torch ${r.torch.torch} (${r.torch.threads} threads)`));
-    out.push(`  throughput ours/torch: ${r.ratio!.toFixed(2)}×`);
+    out.push(`  throughput ours/torch: ${r.ratio!.toFixed(2)}× (wall clock); ${r.cpuRatio!.toFixed(2)}× by CPU time per step${c.threads > 1 ? ' (torch\'s includes OpenMP spin-waits)' : ''}`);
+    if (loaded) out.push('  the machine was busier than its cores: wall-clock ratios then mostly measure scheduling (torch\'s OpenMP threads suffer most); trust a quiet run, or compare CPU time at --threads 1');
     out.push(`  peak RSS: ours ${mib(r.ours.peakRssBytes)} (whole process${r.variants.length ? ', all contenders' : ''}), torch ${mib(r.torch.peakRssBytes)}`);
   } else {
     out.push(`  torch: skipped, ${r.torch.unavailable}`, `  peak RSS: ours ${mib(r.ours.peakRssBytes)}`);
   }
-  if (r.variants.length) out.push('other contenders in the same rounds (time per member-step relative to ours; below 1 is faster):');
+  if (r.variants.length) out.push('other contenders in the same rounds (wall / CPU time per member-step relative to ours; below 1 is faster):');
   for (const v of r.variants) {
     const per = v.perMemberMs !== undefined ? `, ${f1(v.perMemberMs)} ms per member-step` : '';
-    out.push(`  ${v.vsOurs.toFixed(2)}×  ${v.label}: step ${f1(v.stepMs)} ms (fwd+bwd ${f1(v.fbMs)}, update ${f1(v.optMs)}; p10 ${f1(v.p10Ms)}, p90 ${f1(v.p90Ms)})${per}`);
+    out.push(`  ${v.vsOurs.toFixed(2)}× / ${v.cpuVsOurs.toFixed(2)}×  ${v.label}: step ${f1(v.stepMs)} ms (fwd+bwd ${f1(v.fbMs)}, update ${f1(v.optMs)}; p10 ${f1(v.p10Ms)}, p90 ${f1(v.p90Ms)}; CPU ${f1(v.cpuMs)})${per}`);
   }
   const p = r.profile;
   if (p) {

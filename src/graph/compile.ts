@@ -36,6 +36,11 @@ export interface TrainingGraphOptions {
   gradInputs?: string[];
   /** Formulation overrides (A/B benchmarks, tests); the defaults are the measured fastest. */
   tuning?: Partial<Tuning>;
+  /**
+   * ORT's NCHWc channel block on the machine that will run the graph (session.ts nchwcBlockSize);
+   * 0 or absent: standard ONNX ops only. The graph is then specific to that block size.
+   */
+  nchwcBlock?: number;
 }
 
 /** A per-step dropout mask input: float [N, ...perExample], 0 or 1/(1-p). */
@@ -56,13 +61,15 @@ export interface TrainingGraph extends CompiledGraph {
   /** Buffers with a next.<name> output (BatchNorm in training mode). */
   bufferUpdates: string[];
   masks: MaskInput[];
+  /** The NCHWc block the graph's convolutions were lowered for (0: standard ops only). */
+  nchwcBlock: number;
 }
 
 class Lowering implements LowerCtx {
   readonly masks: MaskInput[] = [];
   readonly updates: string[] = [];
   readonly tuning: Readonly<Tuning>;
-  constructor(readonly e: OnnxEmitter, readonly net: Net, readonly mode: Mode, readonly dropoutP: number, tuning: Partial<Tuning> = {}) {
+  constructor(readonly e: OnnxEmitter, readonly net: Net, readonly mode: Mode, readonly dropoutP: number, tuning: Partial<Tuning> = {}, readonly nchwcBlock = 0) {
     this.tuning = { ...DEFAULT_TUNING, ...tuning };
   }
 
@@ -116,7 +123,7 @@ export function compileTraining(r: NetRoles, opts: TrainingGraphOptions = {}): T
   for (const v of opts.gradInputs ?? []) net.value(v);
 
   const e = new OnnxEmitter(opts.batch ?? 'N');
-  const c = new Lowering(e, net, 'train', dropoutP(opts.dropoutP), opts.tuning);
+  const c = new Lowering(e, net, 'train', dropoutP(opts.dropoutP), opts.tuning, opts.nchwcBlock ?? 0);
   const nodes = nodesFor(net, [r.loss, ...(opts.logits ? [r.logits] : [])]);
   c.lower(nodes);
   emitBackward(c, nodes, r.loss, new Set([...trainable, ...(opts.gradInputs ?? [])]));
@@ -126,7 +133,7 @@ export function compileTraining(r: NetRoles, opts: TrainingGraphOptions = {}): T
   if (opts.logits) outputLogits(e, r);
   for (const v of [...trainable, ...(opts.gradInputs ?? [])]) e.output(gradName(v), 'float', net.shape(v));
   for (const b of c.updates) e.output(`next.${b}`, 'float', net.shape(b));
-  return { bytes: e.toBytes('training'), nodeCount: e.nodeCount, grads: trainable, bufferUpdates: c.updates, masks: c.masks };
+  return { bytes: e.toBytes('training'), nodeCount: e.nodeCount, grads: trainable, bufferUpdates: c.updates, masks: c.masks, nchwcBlock: c.nchwcBlock };
 }
 
 /** Evaluation graph: x (+ parameters as inputs, unless `weights` bakes them in) → logits. */

@@ -23,6 +23,8 @@ export class OnnxEmitter {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly produced = new Set<string>();
   private readonly consts = new Map<string, string>();
+  /** Operator domains besides the default one that nodes used (each imported at version 1). */
+  private readonly domains = new Set<string>();
 
   constructor(private readonly batch: number | 'N' = 'N') {}
 
@@ -35,13 +37,15 @@ export class OnnxEmitter {
     return this.produced.has(name);
   }
 
-  /** Appends one node; returns its first output. */
-  node(op: string, inputs: string[], outputs: string | string[], attrs: Record<string, AttrValue> = {}): string {
+  /** Appends one node (of `domain`, default ONNX's); returns its first output. */
+  node(op: string, inputs: string[], outputs: string | string[], attrs: Record<string, AttrValue> = {}, domain = ''): string {
     const outs = typeof outputs === 'string' ? [outputs] : outputs;
     for (const o of outs) this.claim(o, op);
+    if (domain) this.domains.add(domain);
     this.nodes.push({
       name: outs[0],
       opType: op,
+      ...(domain ? { domain } : {}),
       input: inputs,
       output: outs,
       attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
@@ -102,7 +106,7 @@ export class OnnxEmitter {
   toBytes(graphName: string): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       producerName: 'model-ratatouille',
       graph: { name: graphName, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
     });

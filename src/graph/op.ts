@@ -11,8 +11,9 @@ export type Mode = 'train' | 'eval';
  * Formulation choices of the lowering, all exact (gradient-tested under every choice) and
  * differing only in speed on ORT CPU. The defaults are the measured fastest: `ratatouille bench
  * train --ab` times each one switched back, interleaved with the default. On the 2-core VM (load
- * 5-8) reverting all of them cost 7-21% on MNIST_CNN and 13% on ResNet-18; one at a time the
- * effects are a few percent each, within run-to-run noise for some (see the bench for numbers).
+ * 7-8, 1 thread) reverting all of them cost 26% wall / 23% CPU time on MNIST_CNN; the NCHWc
+ * convolutions alone 9-10% (17% CPU on a 64×64 ResNet-18); the others a few percent each,
+ * within run-to-run noise for some (see the bench for numbers).
  */
 export interface Tuning {
   /** Conv2d dW: 'gather' = NHWC-row Gather im2col + one Gemm; 'onehot' = one-hot Conv im2col + MatMul; 'auto' picks per layer. */
@@ -23,9 +24,15 @@ export interface Tuning {
   norm: 'fused' | 'decomposed';
   /** ReLU backward: 'mul' = dY·float(Y>0); 'where' = Where(Y>0, dY, 0). */
   reluGrad: 'mul' | 'where';
+  /**
+   * Conv2d forward and stride-1 dX: 'nchwc' = ORT's blocked-layout direct convolution (ops/nchwc.ts)
+   * where the graph knows the block size (LowerCtx.nchwcBlock) and the channels fit it; 'nchw' =
+   * the standard Conv (im2col + GEMM when the weights are not constants).
+   */
+  convLayout: 'nchwc' | 'nchw';
 }
 
-export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul' };
+export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul', convLayout: 'nchwc' };
 
 export interface LowerCtx {
   readonly e: OnnxEmitter;
@@ -34,6 +41,8 @@ export interface LowerCtx {
   /** Dropout probability applied by Dropout nodes in 'train' mode. */
   readonly dropoutP: number;
   readonly tuning: Readonly<Tuning>;
+  /** Channel block of ORT's NCHWc kernels on this machine (16 with AVX-512, 8 with AVX2); 0: standard ops only. */
+  readonly nchwcBlock: number;
   /** Declares a per-step float input fed by the session (dropout masks); returns its name. */
   randomInput(name: string, perExampleShape: number[], p: number): string;
   /** Declares an output `next.<buffer>` for the buffer's updated value; returns the name to produce. */

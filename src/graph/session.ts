@@ -11,6 +11,8 @@ import { LOGITS } from './compile.js';
 import { Rng } from './init.js';
 import type { ParamSpec } from './ir.js';
 import { numel } from './ir.js';
+import { OnnxEmitter } from './onnx-builder.js';
+import { NCHWC_DOMAIN } from './ops/nchwc.js';
 import type { Model } from './models/index.js';
 import { fillDropoutMask } from './ops/dropout.js';
 import type { ProfileSummary } from './profile.js';
@@ -67,6 +69,31 @@ export async function createSession(bytes: Uint8Array, o: SessionOptions = {}): 
   }
 }
 
+let nchwcProbe: Promise<number> | undefined;
+
+/**
+ * The channel block of onnxruntime's NCHWc kernels on this machine (16 with AVX-512, 8 with AVX2;
+ * 0 if this build has none): ReorderInput pads the channels up to whole blocks, so a 4-channel
+ * probe (it takes multiples of 4) returns it. TrainingSession builds CPU training graphs for this
+ * block, calling the kernels directly (ops/nchwc.ts).
+ */
+export function nchwcBlockSize(): Promise<number> {
+  nchwcProbe ??= (async () => {
+    const e = new OnnxEmitter();
+    e.input('x', 'float', [1, 4, 1, 1]);
+    e.output(e.node('ReorderInput', ['x'], 'y', {}, NCHWC_DOMAIN), 'float', [1, 'N', 1, 1]);
+    try {
+      const s = await ort.InferenceSession.create(e.toBytes('nchwc-probe'), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+      const y = (await s.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) })).y;
+      await s.release();
+      return y.dims[1];
+    } catch {
+      return 0;
+    }
+  })();
+  return nchwcProbe;
+}
+
 /** Wraps each parameter's array once; checks names, sizes and that ORT shares the memory. */
 export function wrapParams(specs: ParamSpec[], params: ReadonlyMap<string, Float32Array>): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
@@ -111,7 +138,8 @@ export class TrainingSession {
   /** `params` are the persistent arrays: updates to them in place are seen by the next step. */
   static async create(model: Model, params: ReadonlyMap<string, Float32Array>, opts: TrainingGraphOptions & SessionOptions = {}): Promise<TrainingSession> {
     const tensors = wrapParams(model.params, params);
-    const graph = model.trainingGraph(opts);
+    const cpu = (opts.executionProvider ?? 'cpu') === 'cpu';
+    const graph = model.trainingGraph({ nchwcBlock: cpu ? await nchwcBlockSize() : 0, ...opts });
     const session = await createSession(graph.bytes, opts);
     return new TrainingSession(session, graph, params, tensors, model.spec.inputShape, typeof opts.batch === 'number' ? opts.batch : undefined);
   }

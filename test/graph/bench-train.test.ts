@@ -35,9 +35,14 @@ describe('bench train', () => {
   it('runs ours, A/B levers and multi-member contenders in alternating rounds and formats them', async () => {
     const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 4, image: 32, threads: 1, steps: 1, rounds: 2, warmup: 1, members: 2, torch: false, profileSteps: 1, ab: true });
     expect(r.ours.stepMs).toBeGreaterThan(0);
+    expect(r.ours.cpuMs).toBeGreaterThan(0);
+    expect(r.load.cores).toBeGreaterThan(0);
+    expect(r.config.channels).toEqual([8, 16, 16, 16]);
+    for (const v of r.variants) expect(v.cpuVsOurs).toBeCloseTo(v.cpuMs / (v.perMemberMs === undefined ? 1 : 2) / r.ours.cpuMs, 9);
     expect(r.torch).toEqual({ unavailable: 'not requested (--no-torch)' });
     expect(r.variants.map((v) => v.label)).toEqual([
-      'prototype formulations (one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)',
+      'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)',
+      'without NCHWc convolutions (standard Conv: im2col + GEMM)',
       'without Gather-im2col dW (one-hot Conv + MatMul)',
       'without fused norm (ReduceMean chains)',
       'without float-mask ReLU backward (Where)',
@@ -50,6 +55,7 @@ describe('bench train', () => {
     const text = formatTrainBench(r);
     expect(text).toContain('torch: skipped, not requested (--no-torch)');
     expect(text).toContain('where the time goes');
+    expect(text).toContain('conv channels 8-16-16-16, 16 features');
   });
 
   const py = findTorchPython();
@@ -58,6 +64,7 @@ describe('bench train', () => {
     const round = await t.run(2);
     expect(round.fb).toHaveLength(2);
     expect(round.opt).toHaveLength(2);
+    expect(round.cpu).toHaveLength(2);
     expect(round.loss).toBeGreaterThan(0);
     const exit = await t.quit();
     expect(exit.threads).toBe(1);

@@ -21,17 +21,19 @@ export interface OpCase {
   graph: TrainingGraph;
   net: Net;
   feeds: Feeds;
+  /** The NCHWc block the graph was built for (absent or 0: standard ops only). */
+  nchwcBlock?: number;
 }
 
 /** x → build → (flatten) → CE, differentiated w.r.t. every parameter and x. */
-export function opCase(input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number; seed?: number; tuning?: Partial<Tuning> } = {}): OpCase {
+export function opCase(input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number; seed?: number; tuning?: Partial<Tuning>; nchwcBlock?: number } = {}): OpCase {
   const net = new Net();
   const x = net.input('x', ['N', ...input.slice(1)]);
   const y = net.input('y', ['N'], 'label');
   let h = build(net, x);
   if (net.shape(h).length > 2) h = flatten(net, 'head.flatten', h);
   const loss = crossEntropy(net, 'loss', h, y);
-  const graph = compileTraining({ net, x, y, logits: h, loss }, { gradInputs: ['x'], dropoutP: o.dropoutP, logits: true, tuning: o.tuning });
+  const graph = compileTraining({ net, x, y, logits: h, loss }, { gradInputs: ['x'], dropoutP: o.dropoutP, logits: true, tuning: o.tuning, nchwcBlock: o.nchwcBlock });
   const rng = new Rng(o.seed ?? 7, 'feeds');
   const f32 = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
   const floats = new Map<string, { dims: number[]; data: Float32Array }>();
@@ -47,7 +49,7 @@ export function opCase(input: number[], build: (net: Net, x: string) => string, 
   }
   const classes = net.shape(h)[1] as number;
   const labels = { dims: [input[0]], data: BigInt64Array.from({ length: input[0] }, () => BigInt(Math.floor(rng.uniform() * classes))) };
-  return { graph, net, feeds: { floats, labels } };
+  return { graph, net, feeds: { floats, labels }, nchwcBlock: o.nchwcBlock ?? 0 };
 }
 
 export function referenceFeeds(f: Feeds): Record<string, RTensor> {
@@ -84,8 +86,8 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function finiteDifferenceErrors(c: OpCase, samples = 12, h = 1e-5): Map<string, number> {
   const feeds = referenceFeeds(c.feeds);
   const wrt = [...c.graph.grads, 'x'];
-  const analytic = evaluate(c.graph.bytes, feeds, wrt.map((v) => `grad.${v}`));
-  const loss = () => evaluate(c.graph.bytes, feeds, ['loss']).loss.data[0];
+  const analytic = evaluate(c.graph.bytes, feeds, wrt.map((v) => `grad.${v}`), c.nchwcBlock);
+  const loss = () => evaluate(c.graph.bytes, feeds, ['loss'], c.nchwcBlock).loss.data[0];
   const rng = new Rng(11, 'fd');
   const errors = new Map<string, number>();
   for (const v of wrt) {

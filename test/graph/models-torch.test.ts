@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../src/graph/models/index.js';
 import { buildModel } from '../../src/graph/models/index.js';
+import { nchwcBlockSize } from '../../src/graph/session.js';
 import type { Feeds } from './helpers.js';
 import { referenceFeeds, relErr, runOrt } from './helpers.js';
 import { readFixture } from './fixtures.js';
@@ -19,12 +20,13 @@ const F64_TOL = 1e-6;
 // printed below: ≤ 1e-5), so 1e-4 is kept tight enough to catch a wrong term.
 const F32_TOL = 1e-4;
 
-function load(name: string) {
+/** `nchwcBlock`: lower the convolutions to ORT's NCHWc kernels for that block, as TrainingSession does. */
+function load(name: string, nchwcBlock = 0) {
   const fx = readFixture(`${name}.safetensors`);
   const spec = JSON.parse(fx.meta.spec) as ModelSpec;
   const model = buildModel(spec);
   const dropoutP = Number(fx.meta.dropout_p);
-  const graph = model.trainingGraph({ dropoutP, logits: true });
+  const graph = model.trainingGraph({ dropoutP, logits: true, nchwcBlock });
   const floats = new Map<string, { dims: number[]; data: Float32Array }>();
   for (const p of model.params) floats.set(p.name, { dims: p.shape, data: fx.f32(`param.${p.name}`) });
   floats.set('x', { dims: fx.shape('x'), data: fx.f32('x') });
@@ -56,8 +58,14 @@ describe('models against PyTorch autograd', () => {
       expect(graph.grads.length).toBe(fx.names.filter((n) => n.startsWith('grad.')).length);
     });
 
-    it(`${name}: ORT fp32 training graph agrees with torch float64`, async () => {
-      const { fx, graph, feeds, loss } = load(name);
+    it(`${name}: float64 reference of the NCHWc-lowered training graph (block 8) equals torch float64`, () => {
+      const { fx, graph, feeds } = load(name, 8);
+      const out = evaluate(graph.bytes, referenceFeeds(feeds), graph.grads.map((p) => `grad.${p}`), 8);
+      for (const p of graph.grads) expect(relErr(out[`grad.${p}`].data, fx.f32(`grad.${p}`)), p).toBeLessThan(F64_TOL);
+    });
+
+    it(`${name}: ORT fp32 training graph (NCHWc kernels where they fit, as sessions build it) agrees with torch float64`, async () => {
+      const { fx, graph, feeds, loss } = load(name, await nchwcBlockSize());
       const out = await runOrt(graph.bytes, feeds);
       expect(Math.abs(out.loss[0] - loss) / loss).toBeLessThan(1e-6);
       let worst = 0;

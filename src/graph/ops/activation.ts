@@ -10,6 +10,7 @@ export function relu(net: Net, name: string, x: string): string {
 
 export const reluOp: OpDef = {
   lower(c: LowerCtx, n: IRNode) {
+    if (c.e.has(n.outputs[0])) return; // computed by the NCHWc Conv before it (ops/conv.ts)
     c.e.node('Relu', n.inputs, n.outputs[0]);
   },
   backward(g: GradCtx) {

@@ -4,6 +4,9 @@
 // Gather im2col + one Gemm, or by one-hot im2col + MatMul for layers with few input channels.
 import type { Attrs, IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
+import { saved } from '../op.js';
+import type { NchwcConvShape } from './nchwc.js';
+import { nchwcConv, nchwcFits } from './nchwc.js';
 import { spatial } from './shape.js';
 
 export interface ConvAttrs extends Attrs {
@@ -48,9 +51,24 @@ function convAttrs(a: ConvAttrs, pad = a.pad, stride = a.stride) {
   return { kernel_shape: [a.k, a.k], strides: [stride, stride], pads: [pad, pad, pad, pad], group: a.groups };
 }
 
+/** The NCHWc block to run this convolution with, or 0 for the standard Conv. */
+function nchwcBlock(c: LowerCtx, s: NchwcConvShape): number {
+  return c.tuning.convLayout === 'nchwc' && nchwcFits(s, c.nchwcBlock) ? c.nchwcBlock : 0;
+}
+
 export const conv: OpDef = {
   lower(c: LowerCtx, n: IRNode) {
-    c.e.node('Conv', n.inputs, n.outputs[0], convAttrs(n.attrs as ConvAttrs));
+    const a = n.attrs as ConvAttrs;
+    const [, ci] = spatial(c.net, n.inputs[0], n.name);
+    const [, co] = spatial(c.net, n.outputs[0], n.name);
+    const s = { ci, co, kh: a.k, kw: a.k, stride: a.stride, pads: [a.pad, a.pad, a.pad, a.pad], groups: a.groups };
+    const block = nchwcBlock(c, s);
+    if (!block) return void c.e.node('Conv', n.inputs, n.outputs[0], convAttrs(a));
+    // A ReLU that is the only reader of the output runs inside the kernel (ORT fuses Conv+Relu
+    // itself, but not around the reorder); reluOp then finds its output already produced.
+    const readers = c.net.nodes.filter((m) => m.inputs.includes(n.outputs[0]));
+    const relu = readers.length === 1 && readers[0].op === 'ReLU' ? readers[0] : undefined;
+    nchwcConv(c.e, n.inputs[0], n.inputs[1], n.inputs[2], s, block, relu ? relu.outputs[0] : n.outputs[0], { relu: !!relu, tmp: (t) => saved(n, t) });
   },
 
   backward(g: GradCtx, n: IRNode) {
@@ -74,10 +92,19 @@ function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const W = g.I(1);
   const mode = g.tuning.convInputGrad;
-  const flip = mode === 'conv' || (mode === 'auto' && ho * wo >= FLIP_MIN_PIXELS);
+  const p1 = a.k - 1 - a.pad;
+  const dxShape = { ci: co, co: ci, kh: a.k, kw: a.k, stride: 1, pads: [p1, p1, p1, p1], groups: a.groups };
+  const block = nchwcBlock(g, dxShape);
+  // The blocked kernel has no reorder-the-weights overhead to weigh against small maps.
+  const flip = mode === 'conv' || (mode === 'auto' && (block > 0 || ho * wo >= FLIP_MIN_PIXELS));
   if (a.stride === 1 && a.pad <= a.k - 1 && flip) {
-    // Stride 1: a plain Conv of dY with the kernel flipped and its in/out channels swapped.
+    // Stride 1: a Conv of dY with the kernel flipped and its in/out channels swapped.
     let wt = W;
+    if (block) {
+      const flipped = a.k > 1 ? g.e.node('Slice', [W, ...flipAxes(g, a.k)], g.tmp('wFlip')) : W;
+      nchwcConv(g.e, dy, flipped, undefined, dxShape, block, g.GI(0), { transposed: true, tmp: g.tmp.bind(g) });
+      return;
+    }
     const cig = ci / a.groups, cog = co / a.groups;
     if (a.groups === 1) {
       wt = g.e.node('Transpose', [W], g.tmp('wT'), { perm: [1, 0, 2, 3] });
@@ -86,16 +113,18 @@ function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
       const t5 = g.e.node('Transpose', [w5], g.tmp('w5T'), { perm: [0, 2, 1, 3, 4] });
       wt = g.e.node('Reshape', [t5, g.e.i64([ci, cog, a.k, a.k])], g.tmp('wT'));
     }
-    if (a.k > 1) {
-      const flip = [g.e.i64([a.k - 1, a.k - 1]), g.e.i64([-a.k - 1, -a.k - 1]), g.e.i64([2, 3]), g.e.i64([-1, -1])];
-      wt = g.e.node('Slice', [wt, ...flip], g.tmp('wFlip'));
-    }
+    if (a.k > 1) wt = g.e.node('Slice', [wt, ...flipAxes(g, a.k)], g.tmp('wFlip'));
     g.e.node('Conv', [dy, wt], g.GI(0), convAttrs(a, a.k - 1 - a.pad, 1));
   } else {
     // The extra rows/cols a strided conv never reached come back as output_padding.
     const outPad = [(h + 2 * a.pad - a.k) % a.stride, (w + 2 * a.pad - a.k) % a.stride];
     g.e.node('ConvTranspose', [dy, W], g.GI(0), { ...convAttrs(a), output_padding: outPad });
   }
+}
+
+/** Slice inputs reversing the two kernel axes of a [·, ·, k, k] filter. */
+function flipAxes(g: GradCtx, k: number): string[] {
+  return [g.e.i64([k - 1, k - 1]), g.e.i64([-k - 1, -k - 1]), g.e.i64([2, 3]), g.e.i64([-1, -1])];
 }
 
 /** Input channels per group from which the Gather im2col is used (measured on 28×28 maps: one-hot wins at 8, even at 16, Gather wins from 32). */
@@ -136,7 +165,9 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const parts = xs.map((x, j) => {
     const t = (s: string) => g.tmp(G === 1 ? s : `${s}${j}`);
     const nhwc = e.node('Transpose', [e.node('Reshape', [x, e.i64([0, cig, h * w])], t('x3'))], t('xNhwc'), { perm: [0, 2, 1] });
-    const rows = e.node('Pad', [nhwc, e.i64([0, 0, 0, 0, 1, 0])], t('xRowsZ'));
+    // The zero row goes on with Concat: ORT's Pad copies the same bytes measurably slower.
+    const zeroShape = e.node('Concat', [e.node('Shape', [nhwc], t('batch'), { end: 1 }), e.i64([1, cig])], t('zeroRowShape'), { axis: 0 });
+    const rows = e.node('Concat', [nhwc, e.node('ConstantOfShape', [zeroShape], t('zeroRow'))], t('xRowsZ'), { axis: 1 });
     const cols = e.node('Reshape', [e.node('Gather', [rows, index], t('taps'), { axis: 1 }), e.i64([-1, kk * cig])], t('cols'));
     const dt = e.node('Transpose', [e.node('Reshape', [dys[j], e.i64([0, cog, P])], t('dy3'))], t('dyT'), { perm: [1, 0, 2] });
     return e.node('Gemm', [e.node('Reshape', [dt, e.i64([cog, -1])], t('dy2')), cols], t('dw2'));

@@ -3,6 +3,7 @@
 // differences can check the emitted backward subgraph (ORT CPU has no float64 Conv kernels).
 import onnxProto from 'onnx-proto';
 import * as layout from './layout.js';
+import * as nchwc from './nchwc.js';
 import * as nn from './nn.js';
 import * as norm from './norm.js';
 import type { RTensor, RType } from './tensor.js';
@@ -108,8 +109,26 @@ const binary: Record<string, (a: number, b: number) => number> = {
   Div: (a, b) => a / b,
 };
 
-function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
+/** ORT's blocked-layout ops (src/graph/ops/nchwc.ts), for a graph built with channel block B. */
+function runNchwc(n: Node, x: (RTensor | undefined)[], B: number): RTensor[] {
+  if (!B) throw new Error(`reference: node ${n.name} is an NCHWc op but no block size was given`);
+  if (attrInt(n, 'channels_last', 0)) throw new Error(`${n.opType}: channels_last unsupported`);
+  switch (n.opType) {
+    case 'ReorderInput': return [nchwc.reorderInput(x[0]!, B)];
+    case 'ReorderOutput': return [nchwc.reorderOutput(x[0]!, B, attrInt(n, 'channels', 0))];
+    case 'Conv': {
+      if (x[3]) throw new Error('nchwc Conv: Sum input unsupported');
+      const p = { strides: attrInts(n, 'strides', [1, 1]), pads: attrInts(n, 'pads', [0, 0, 0, 0]), group: attrInt(n, 'group', 1) };
+      return [nchwc.conv(x[0]!, x[1]!, x[2], p, B, attrStr(n, 'activation', ''))];
+    }
+    default: throw new Error(`reference: NCHWc op ${n.opType} not implemented`);
+  }
+}
+
+function run(n: Node, x: (RTensor | undefined)[], nchwcBlock: number): RTensor[] {
   const op = n.opType!;
+  if (n.domain === 'com.microsoft.nchwc') return runNchwc(n, x, nchwcBlock);
+  if (n.domain) throw new Error(`reference: domain ${n.domain} (node ${n.name}) not implemented`);
   const ints = (t: RTensor | undefined) => Array.from(t!.data);
   if (op in unary) return [broadcastMap([x[0]!], x[0]!.type, unary[op])];
   if (op in binary) return [broadcastMap([x[0]!, x[1]!], x[0]!.type, binary[op])];
@@ -193,10 +212,13 @@ function run(n: Node, x: (RTensor | undefined)[]): RTensor[] {
   }
 }
 
-/** Evaluates `outputs` (default: the graph outputs) of the model in float64. */
 const decoded = new WeakMap<Uint8Array, onnxProto.onnx.IGraphProto>();
 
-export function evaluate(bytes: Uint8Array, feeds: Record<string, RTensor>, outputs?: string[]): Record<string, RTensor> {
+/**
+ * Evaluates `outputs` (default: the graph outputs) of the model in float64. `nchwcBlock`: the
+ * channel block a graph with NCHWc ops was compiled for (TrainingGraphOptions.nchwcBlock).
+ */
+export function evaluate(bytes: Uint8Array, feeds: Record<string, RTensor>, outputs?: string[], nchwcBlock = 0): Record<string, RTensor> {
   let g = decoded.get(bytes);
   if (!g) decoded.set(bytes, (g = onnx.ModelProto.decode(bytes).graph!));
   const values = new Map<string, RTensor>();
@@ -225,7 +247,7 @@ export function evaluate(bytes: Uint8Array, feeds: Record<string, RTensor>, outp
       if (!v) throw new Error(`reference: node ${n.name} reads ${s} before it is computed`);
       return v;
     });
-    run(n, ins).forEach((t, k) => n.output![k] && values.set(n.output![k], t));
+    run(n, ins, nchwcBlock).forEach((t, k) => n.output![k] && values.set(n.output![k], t));
   }
   return Object.fromEntries(want.map((o) => [o, values.get(o)!]));
 }
