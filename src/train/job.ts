@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { zodIssuesError } from '../util/zod-errors.js';
+import { CONSTANT_LR, SCHEDULES, type LrSchedule } from './schedule.js';
 
 const posInt = z.number().int().positive();
 const seed = z.number().int().min(0).max(0xffffffff);
@@ -51,6 +52,11 @@ const jobSchema = z
       testEnvs: z.array(z.number().int().min(0)).default([]),
       /** Single-domain datasets: a fixed test set of `testSize` samples (RandomState(seed).permutation). */
       holdout: z.strictObject({ testSize: posInt, seed: seed.default(0), valFraction: z.number().min(0).max(0.5).default(0.2) }).optional(),
+      /**
+       * Standardise inputs by the training pools' per-channel mean/std (src/train/standardize.ts);
+       * the exported model.onnx does it itself. Absent (the pipeline's jobs) means raw [0, 1] pixels.
+       */
+      standardize: z.boolean().optional(),
     }),
     hparams: z.strictObject({
       lr: z.number().positive().finite(),
@@ -69,6 +75,14 @@ const jobSchema = z
        * switches after update 200, i.e. headOnlySteps = 201.
        */
       headOnlySteps: z.number().int().min(0).default(0),
+      /**
+       * lr schedule over all `steps` updates, `lr` being its peak (src/train/schedule.ts). Absent
+       * means constant, and stays absent after parsing so that jobs written before it existed
+       * (the pipeline's) record and compute exactly as before.
+       */
+      schedule: z.enum(SCHEDULES).optional(),
+      /** Linear warm-up updates at the start of the schedule; absent means 0. */
+      warmupSteps: z.number().int().min(0).optional(),
     }),
     seeds: z.strictObject({
       /** Seeds the init, batch sampling and dropout masks. */
@@ -93,6 +107,9 @@ const jobSchema = z
     if (j.hparams.headOnlySteps > j.hparams.steps) {
       ctx.addIssue({ code: 'custom', path: ['hparams', 'headOnlySteps'], message: `${j.hparams.headOnlySteps} is more than steps (${j.hparams.steps})` });
     }
+    if (j.hparams.warmupSteps !== undefined && j.hparams.warmupSteps >= j.hparams.steps) {
+      ctx.addIssue({ code: 'custom', path: ['hparams', 'warmupSteps'], message: `${j.hparams.warmupSteps} leaves no update after warm-up (steps ${j.hparams.steps})` });
+    }
     if (j.hparams.momentum !== 0 && j.hparams.optimizer !== 'sgd') {
       ctx.addIssue({ code: 'custom', path: ['hparams', 'momentum'], message: `applies to optimizer sgd only (optimizer is ${j.hparams.optimizer})` });
     }
@@ -109,6 +126,11 @@ export type TrainJob = z.output<typeof jobSchema>;
 /** A job as written by hand or by the pipeline (defaults may be left out). */
 export type TrainJobInput = z.input<typeof jobSchema>;
 export type ModelChoice = TrainJob['model'];
+
+/** The job's lr schedule, absent fields filled with the old behaviour (constant, no warm-up). */
+export function lrScheduleOf(h: TrainJob['hparams']): LrSchedule {
+  return { name: h.schedule ?? CONSTANT_LR.name, warmupSteps: h.warmupSteps ?? CONSTANT_LR.warmupSteps };
+}
 
 /** Validates a job (any JSON value) and fills defaults; throws a one-line InputError naming the key. */
 export function parseJob(value: unknown): TrainJob {

@@ -1,7 +1,8 @@
 // Runs one TrainJob: a head-only phase (frozen featurizer, its own optimizer) then full
-// fine-tuning with a fresh optimizer, the native optimizer stepping the persistent parameter
-// arrays that the ORT sessions read, checkpoints by training-domain validation (strict ">", so
-// the earliest best wins), and every output written atomically with the `done` marker last.
+// fine-tuning with a fresh optimizer, the native optimizer stepping (at the job's scheduled lr)
+// the persistent parameter arrays that the ORT sessions read, checkpoints by training-domain
+// validation (strict ">", so the earliest best wins), and every output written atomically with
+// the `done` marker last. Inputs may be standardised (./standardize.ts).
 import { join } from 'node:path';
 import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
@@ -10,9 +11,11 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { seedHash } from '../util/seed.js';
 import { Adam, AdamW, SGD } from './optim.js';
 import { cloneParams, copyParams, firstNonFinite, OUTPUTS, prepareOutDir, writeCheckpoint, type Params } from './checkpoint.js';
-import { jobRecord, parseJob, type TrainJob, type TrainJobInput } from './job.js';
+import { jobRecord, lrScheduleOf, parseJob, type TrainJob, type TrainJobInput } from './job.js';
 import { evaluate, planData, type DomainScores, type RunData } from './run-data.js';
 import { buildRunModel } from './run-model.js';
+import { scheduledLr } from './schedule.js';
+import { poolStats, prependStandardization, standardizer, type InputStats } from './standardize.js';
 
 export type PhaseName = 'head' | 'full';
 
@@ -66,6 +69,8 @@ export interface RunResult {
   readonly timings: { setupSeconds: number; trainSeconds: number; evalSeconds: number; writeSeconds: number; totalSeconds: number; stepsPerSec: number };
   /** Output files present (paths inside outDir). */
   readonly files: string[];
+  /** With job.data.standardize: the statistics the inputs were standardised by. */
+  readonly inputStats?: InputStats;
 }
 
 type Optimizer = SGD | Adam;
@@ -127,13 +132,15 @@ class Checkpoints {
     private readonly job: TrainJob,
     private readonly model: Model,
     private readonly params: Params,
+    private readonly inputStats: InputStats | null,
   ) {
     this.bestParams = cloneParams(params);
   }
 
   /** Checkpoint metadata: no timings and no outDir, so the same job writes the same bytes. */
   metadata(scores: CheckpointScores): Record<string, unknown> {
-    return { format: 'ratatouille-train/1', job: jobRecord(this.job), step: scores.step, scores, seeds: seedsOf(this.job) };
+    const stats = this.inputStats ? { inputStats: this.inputStats } : {};
+    return { format: 'ratatouille-train/1', job: jobRecord(this.job), step: scores.step, scores, seeds: seedsOf(this.job), ...stats };
   }
 
   /** Records a checkpoint; keeps it as the best on a strict improvement (ties keep the earlier). */
@@ -167,12 +174,15 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   // Everything that can reject the input happens before outDir is touched.
   const ds = opts.dataset ?? (await openDataset(job.data.dataset, { dataSeed: job.data.dataSeed }));
   const data = planData(job, ds);
+  const inputStats = job.data.standardize ? poolStats(ds, data.pools) : null;
+  const prepare = inputStats ? standardizer(inputStats, ds.shape) : (x: Float32Array) => x;
   const { model, params } = await buildRunModel(job, ds);
   prepareOutDir(job.outDir);
 
   const h = job.hparams;
+  const schedule = lrScheduleOf(h);
   const out = (f: string) => join(job.outDir, f);
-  const ckpt = new Checkpoints(job, model, params);
+  const ckpt = new Checkpoints(job, model, params, inputStats);
   const time = { setup: 0, train: 0, eval: 0, write: 0 };
   const loader = createLoader(ds);
   let fwd: ForwardSession | null = null;
@@ -183,7 +193,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
     fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
     const predict = (b: { x: Float32Array }) => {
       if (opts.signal?.aborted) throw new InputError('training', 'cancelled during evaluation');
-      return fwd!.logits(b.x);
+      return fwd!.logits(prepare(b.x));
     };
     const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed });
     time.setup = now() - t0;
@@ -200,11 +210,13 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       }
       const ts = now();
       const batch = (await stream.next())!;
-      const { loss, grads } = await phase.session.step(batch.x, batch.y, seedHash(job.seeds.runSeed, 'dropout', t));
+      const { loss, grads } = await phase.session.step(prepare(batch.x), batch.y, seedHash(job.seeds.runSeed, 'dropout', t));
       if (!Number.isFinite(loss)) {
         failure = `loss is ${loss} at step ${t} (${phase.name} phase)`;
         break;
       }
+      const lr = scheduledLr(h.lr, t, h.steps, schedule);
+      for (const g of phase.optimizer.groups) g.hparams.lr = lr;
       phase.optimizer.step(phase.names.map((n) => grads.get(n)!));
       stepsDone = t + 1;
       const dt = now() - ts;
@@ -249,7 +261,8 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
     const tw = now();
     if (!failure) {
       writeCheckpoint(out(OUTPUTS.last), model, params, ckpt.metadata(last!));
-      writeFileAtomic(out(OUTPUTS.onnx), model.exportGraph(ckpt.bestParams).bytes);
+      const onnx = model.exportGraph(ckpt.bestParams).bytes;
+      writeFileAtomic(out(OUTPUTS.onnx), inputStats ? prependStandardization(onnx, inputStats) : onnx);
     }
     time.write += now() - tw;
     const result: RunResult = {
@@ -272,6 +285,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         stepsPerSec: time.train > 0 ? stepsDone / time.train : 0,
       },
       files: [...(best ? [OUTPUTS.weights] : []), ...(failure ? [] : [OUTPUTS.last, OUTPUTS.onnx]), ...(ckpt.records.length ? [OUTPUTS.metrics] : []), OUTPUTS.result],
+      ...(inputStats ? { inputStats } : {}),
     };
     writeFileAtomic(out(OUTPUTS.result), JSON.stringify(result, null, 2) + '\n');
     if (!failure) writeFileAtomic(out(OUTPUTS.done), 'done\n');

@@ -16,8 +16,20 @@ describe('ratatouille train', () => {
     expect(r.stderr).toMatch(/^train: 4\/4 /m); // progress goes to stderr, stdout holds only the JSON
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ status: 'done', stepsDone: 4, dataset: { name: 'mnist', holdoutSize: 2000 } });
-    expect(result.job.hparams).toMatchObject({ lr: 1e-3, optimizer: 'adam', batchPerDomain: 8, steps: 4 });
+    // The command's own defaults (README: chosen by validation): constant lr, standardised inputs.
+    expect(result.job.hparams).toMatchObject({ lr: 1e-3, optimizer: 'adam', batchPerDomain: 8, steps: 4, schedule: 'constant', warmupSteps: 0 });
+    expect(result.job.data.standardize).toBe(true); // trained from scratch on tensor data
+    expect(result.inputStats.mean).toHaveLength(1);
     for (const f of ['model.onnx', 'weights.safetensors', 'metrics.jsonl', 'last.safetensors', 'result.json', 'done']) expect(existsSync(join(out, f)), f).toBe(true);
+  });
+
+  it('feeds raw pixels with --no-standardize', async () => {
+    const out = tmpDir('cli-raw');
+    const r = await cli(...base.map((a) => (a === '4' ? '1' : a)), '--no-standardize', '--out', out, '--json', '--in-process');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.job.data.standardize).toBe(false);
+    expect(result).not.toHaveProperty('inputStats');
   });
 
   it.each([
@@ -27,6 +39,8 @@ describe('ratatouille train', () => {
     [['--lr', 'fast'], /^ratatouille: --lr: must be a number \(got "fast"\)\n$/],
     [['--test-env', '0'], /^ratatouille: --test-env: \[0\] leaves no training domain in mnist\n$/],
     [['--model', 'net.onnx', '--width', '8'], /^ratatouille: --width: does not apply to an imported \.onnx model\n$/],
+    [['--schedule', 'step'], /^ratatouille: --schedule: must be one of constant, cosine, linear \(got "step"\)\n$/],
+    [['--warmup-steps', '4'], /^ratatouille: --warmup-steps: 4 leaves no update after warm-up \(steps 4\)\n$/],
     [['--init', '/nonexistent.safetensors'], /^ratatouille: \/nonexistent\.safetensors: .*\n$/],
   ])('rejects %j with one line', async (extra, message) => {
     const out = tmpDir('cli-bad');

