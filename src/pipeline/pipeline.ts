@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
 import { InputError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { formatSeconds } from '../util/format.js';
 import { currentMachine, writeReport, readResults, type AuxiliaryPool, type DatasetInfo, type MethodResult, type Diagnostics, type Results, type ReportPaths } from './report/index.js';
 import { saveConfig, type PipelineContext } from './context.js';
 import type { Outcome } from './executor.js';
@@ -93,7 +94,12 @@ export async function runSelect(ctx: PipelineContext, info: RunInfo, finished?: 
   const diagnostics: Diagnostics[] = [];
   const datasets: DatasetInfo[] = [];
   let reads = 0;
-  for (const { name, ds, envs } of await openTargets(ctx)) {
+  const targets = await openTargets(ctx);
+  // Selection reads and scores every checkpoint of a cell (minutes per cell at scale): say which.
+  const cells = targets.reduce((n, t) => n + t.envs.length * ctx.config.target.trials.length, 0);
+  const t0 = performance.now();
+  let cellsDone = 0;
+  for (const { name, ds, envs } of targets) {
     datasets.push({ name, envNames: [...ds.domains], testEnvs: envs, trials: [...ctx.config.target.trials] });
     const spec = await targetSpec(ctx, ds);
     for (const testEnv of envs) {
@@ -107,6 +113,8 @@ export async function runSelect(ctx: PipelineContext, info: RunInfo, finished?: 
         diagnostics.push(r.diagnostics);
         reads += r.reads;
         last = cell;
+        const perCell = (performance.now() - t0) / 1000 / ++cellsDone;
+        ctx.progress.note(`select: ${cellsDone}/${cells} cells (${name} env ${testEnv} trial ${trial}), ETA ${formatSeconds(perCell * (cells - cellsDone))}`);
       }
       const dagger = await daggerSelection(ctx, last!, runs.filter((r) => r.plan.dataset === name && r.plan.testEnv === testEnv));
       if (dagger) selections.push(dagger);
