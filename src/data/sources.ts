@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
+import { fileSha256 } from '../io/digest.js';
 import { readIdxFile } from './idx.js';
 
 /** uint8 grayscale images with integer labels. */
@@ -35,7 +36,7 @@ export function hashFiles(files: readonly string[]): string {
     const memoKey = `${f}\0${st.size}\0${st.mtimeMs}`;
     let one = hashMemo.get(memoKey);
     if (!one) {
-      one = createHash('sha256').update(readFileSync(f)).digest('hex');
+      one = fileSha256(f);
       hashMemo.set(memoKey, one);
     }
     h.update(`${f.split('/').pop()}\0${st.size}\0${one}\n`);

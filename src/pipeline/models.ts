@@ -7,6 +7,7 @@ import { InputError } from '../errors.js';
 import { buildModel, importOnnxModel, type Model, type ModelSpec } from '../graph/index.js';
 import type { TrainJobInput } from '../train/job.js';
 import type { PipelineConfig } from './config.js';
+import { fileSha256 } from '../io/digest.js';
 
 export type Shape3 = readonly [number, number, number];
 
@@ -103,6 +104,8 @@ async function fromOnnx(c: PipelineConfig): Promise<PipelineModel> {
     if (e instanceof InputError) throw new InputError('config.model.onnx', e.message);
     throw e;
   }
+  // Jobs record the file's content, so replacing the file reruns them instead of resuming.
+  const sha256 = fileSha256(path);
   const shape = r.model.spec.inputShape as Shape3;
   if (shape[1] !== shape[2]) throw new InputError('config.model.onnx', `${path} takes ${shape[1]}×${shape[2]} inputs; folder images are square, so the model must be too`);
   if (c.model.imageSize !== undefined && c.model.imageSize !== shape[1]) throw new InputError('config.model.imageSize', `${c.model.imageSize} but ${path} takes ${shape[1]}×${shape[2]} inputs (leave it out)`);
@@ -115,7 +118,7 @@ async function fromOnnx(c: PipelineConfig): Promise<PipelineModel> {
     imageSize: shape[1],
     adaptsChannels: false,
     spec: (s, numClasses) => ({ arch: 'onnx', path, split: resolvedSplit, inputShape: [...s] as [number, number, number], numClasses }),
-    choice: () => ({ arch: 'onnx', path, ...(split ? { split } : {}) }),
+    choice: () => ({ arch: 'onnx', path, ...(split ? { split } : {}), sha256 }),
     importedFeaturizer: new Map([...r.params].filter(([k]) => isFeat(k))),
   };
 }

@@ -1,10 +1,10 @@
 // Small-model weight maps as the pipeline handles them: read a checkpoint into name → fp32 arrays,
 // keep only the featurizer, write maps back as safetensors (atomically), and measure featurizer
 // distances (‖Δφ‖ relative to ‖φ_foundation‖, mini-benchmark §5).
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../errors.js';
+import { fileSha256 } from '../io/digest.js';
 import type { Model } from '../graph/index.js';
 import { readAllF32, writeSafetensors } from '../io/safetensors.js';
 
@@ -59,7 +59,7 @@ export function featurizerDistance(a: ReadonlyMap<string, Float32Array>, b: Read
  * changes whenever its input changes, and resumption never reuses a run made from other inputs.
  */
 export function addressByContent(path: string): string {
-  const hash = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+  const hash = fileSha256(path).slice(0, 12);
   const dot = path.lastIndexOf('.');
   const dest = `${path.slice(0, dot)}-${hash}${path.slice(dot)}`;
   if (existsSync(dest)) rmSync(path);

@@ -27,7 +27,13 @@ const modelSchema = z.discriminatedUnion('arch', [
     numClasses: posInt.optional(),
   }),
   // An imported ONNX inference model (src/graph/import.ts), split into featurizer/classifier at `split`.
-  z.strictObject({ arch: z.literal('onnx'), path: z.string().min(1), split: z.string().min(1).optional() }),
+  z.strictObject({
+    arch: z.literal('onnx'),
+    path: z.string().min(1),
+    split: z.string().min(1).optional(),
+    /** The file's content as the job was made (the pipeline sets it): a changed file is refused, and a job naming other content is another job. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
+  }),
 ]);
 
 const jobSchema = z

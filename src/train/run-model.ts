@@ -2,6 +2,7 @@
 // dataset (input shape, class count), the seeded init (or an imported ONNX model's weights),
 // then a full checkpoint and/or a transplanted featurizer over it.
 import { InputError } from '../errors.js';
+import { fileSha256 } from '../io/digest.js';
 import { buildModel, type Model, type ModelSpec } from '../graph/index.js';
 import { importOnnxModel } from '../graph/import.js';
 import type { DomainDataset } from '../data/index.js';
@@ -24,6 +25,9 @@ export async function buildRunModel(job: TrainJob, ds: DomainDataset): Promise<R
   let params: Params;
   const m = job.model;
   if (m.arch === 'onnx') {
+    if (m.sha256 && fileSha256(m.path) !== m.sha256) {
+      throw new InputError(m.path, `content changed since the job was made (sha256 ${fileSha256(m.path).slice(0, 12)}…, the job expects ${m.sha256.slice(0, 12)}…)`);
+    }
     // A head of another class count is replaced by a fresh Linear; initParams copies the imported
     // weights and draws that head from the run seed.
     ({ model } = await importOnnxModel(m.path, { split: m.split, numClasses: ds.classes.length }));

@@ -3,12 +3,13 @@
 // initializers are the foundation; one folder auxiliary task each. The report rows exist, the
 // averaged checkpoints load strictly and are the mean of their members, and the image-dataset
 // hparams are used. Bad model/foundation/aux combinations fail up front naming the key.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { buildModel, importOnnxModel, type Model } from '../../src/graph/index.js';
+import { fileSha256 } from '../../src/io/digest.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { loadFullCheckpoint } from '../../src/train/checkpoint.js';
 import { parseConfig, type PipelineConfigInput } from '../../src/pipeline/config.js';
@@ -127,6 +128,10 @@ describe('pipeline on image folders', () => {
     expect([...f.keys()].sort()).toEqual(featurizer.sort());
     for (const [k, v] of f) expect(v).toEqual(imported.params.get(k));
     await checkSoups(runDir, results, imported.model);
+    // Every target job records the model file's content: replacing the file reruns, never resumes.
+    const resultFiles = (readdirSync(join(runDir, 'targets'), { recursive: true }) as string[]).filter((f) => f.endsWith('result.json'));
+    expect(resultFiles.length).toBeGreaterThan(0);
+    for (const f of resultFiles) expect(JSON.parse(readFileSync(join(runDir, 'targets', f), 'utf8')).job.model.sha256).toBe(fileSha256(RESNET_ONNX));
   }, 60_000);
 
   it('skips an auxiliary folder built from the target, however its path is spelled', () => {

@@ -1,11 +1,12 @@
 // Fine-tuning an imported torch.onnx.export model (the graph team's fixture): its weights are
 // the init, a head of another class count is drawn fresh, and training runs like any model.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { makeTensorDataset } from '../../src/data/index.js';
 import { importOnnxModel } from '../../src/graph/import.js';
+import { fileSha256 } from '../../src/io/digest.js';
 import { runJob } from '../../src/train/trainer.js';
 import { sameBits, smallMnist, tensors, tinyJob, tmpDir } from './helpers.js';
 
@@ -43,5 +44,16 @@ describe('imported ONNX models', () => {
     await runJob({ ...job, outDir: head, hparams: { ...job.hparams, steps: 20 } }, { dataset });
     const after = await tensors(join(head, 'last.safetensors'));
     for (const p of model.params) if (p.group === 'featurizer' && p.kind === 'param') expect(sameBits(after.get(p.name)!, params.get(p.name)!), p.name).toBe(true);
+  });
+
+  it('refuses a model file whose content is not the one the job recorded', async () => {
+    const dataset = await digits14();
+    const copy = join(tmpDir('import-digest'), 'model.onnx');
+    copyFileSync(fixture, copy);
+    const job = tinyJob(tmpDir('import-digest-run'), { model: { arch: 'onnx', path: copy, sha256: fileSha256(fixture) }, data: { dataset: 'digits14', holdout: { testSize: 400 } }, evalEvery: 2, hparams: { steps: 2 } });
+    expect((await runJob(job, { dataset })).status).toBe('done');
+    appendFileSync(copy, Buffer.from([0]));
+    const err = (await runJob({ ...job, outDir: tmpDir('import-digest-changed') }, { dataset }).catch((e: Error) => e)) as Error;
+    expect(err.message).toBe(`${copy}: content changed since the job was made (sha256 ${fileSha256(copy).slice(0, 12)}…, the job expects ${fileSha256(fixture).slice(0, 12)}…)`);
   });
 });
