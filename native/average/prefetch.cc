@@ -97,11 +97,11 @@ Item Prefetcher::item_at(uint64_t m) const {
   return item;
 }
 
-void Prefetcher::run(uint64_t first_item, uint64_t stride) {
+void Prefetcher::run(uint64_t reader, uint64_t stride) {
   const uint64_t nslots = slots_.size();
-  for (uint64_t m = first_item; m < first_item_.back(); m += stride) {
+  for (uint64_t m = reader; m < first_item_.back(); m += stride) {
     // Slot m % nslots is free once item m - nslots was released; nothing past an error is read.
-    await(*waiters_[first_item], [&] { return stop_.load() || error_item_.load() < m || m - released_.load() < nslots; });
+    await(*waiters_[reader], [&] { return stop_.load() || error_item_.load() < m || m - released_.load() < nslots; });
     if (stop_.load() || error_item_.load() < m) return;
     Item item = item_at(m);
     item.slot = static_cast<size_t>(m % nslots);

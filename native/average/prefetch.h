@@ -60,7 +60,8 @@ class Prefetcher {
     std::mutex mu;
     std::condition_variable cv;
   };
-  void run(uint64_t first_item, uint64_t stride);
+  // Reader `reader` of `stride`: stages items reader, reader + stride, ...
+  void run(uint64_t reader, uint64_t stride);
   // Spins briefly, then sleeps on w, until ready() holds. Hand-offs happen every few tens of
   // microseconds, about the cost of a futex sleep and wake-up, so a short spin saves most of them.
   template <class Pred>

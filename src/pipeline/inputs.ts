@@ -4,6 +4,7 @@
 // targets. Every problem is one InputError naming the config key.
 import { openDataset, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
+import { sameShape } from '../util/shape.js';
 import type { PipelineContext } from './context.js';
 import { IMAGE_HPARAMS, type HparamDistribution } from './hparams.js';
 import { BUILTIN_TASK_SHAPE, pipelineModel, poolModel, type PipelineModel } from './models.js';
@@ -26,6 +27,9 @@ export function openPipelineDataset(name: string, pm: PipelineModel, dataDir?: s
 }
 
 const fmt = (s: readonly number[]) => s.join('×');
+
+/** Whether the pool featurizer takes aux samples of this shape: pools are never adapted, only their channel count matters to our models. */
+const poolTakes = (pm: PipelineModel, shape: readonly number[]) => (pm.adaptsChannels ? shape[0] === pm.poolShape[0] : sameShape(shape, pm.poolShape));
 
 export interface AuxTask {
   /** The pool's name for it (`fashion-rot`, `folder-PACS`). */
@@ -80,13 +84,11 @@ export async function checkPoolInputs(ctx: PipelineContext): Promise<void> {
     if (names.has(name)) throw new InputError('config.aux.tasks', `${entry} and ${names.get(name)} are both named ${name} in the pool; list each task once (folders need distinct names)`);
     names.set(name, entry);
     if (!isFolderName(entry)) {
-      const fits = pm.adaptsChannels ? pm.poolShape[0] === BUILTIN_TASK_SHAPE[0] : pm.poolShape.every((d, i) => d === BUILTIN_TASK_SHAPE[i]);
-      if (!fits) throw new InputError('config.aux.tasks', `${entry} is a built-in ${fmt(BUILTIN_TASK_SHAPE)} task but the ${pm.arch} pool takes ${fmt(pm.poolShape)} images; list folder:<path> tasks instead`);
+      if (!poolTakes(pm, BUILTIN_TASK_SHAPE)) throw new InputError('config.aux.tasks', `${entry} is a built-in ${fmt(BUILTIN_TASK_SHAPE)} task but the ${pm.arch} pool takes ${fmt(pm.poolShape)} images; list folder:<path> tasks instead`);
       continue;
     }
     const { ds } = await openAuxTask(ctx, entry);
-    const ok = pm.adaptsChannels ? ds.shape[0] === pm.poolShape[0] : ds.shape.every((d, i) => d === pm.poolShape[i]);
-    if (!ok) throw new InputError('config.aux.tasks', `${entry} has ${fmt(ds.shape)} samples but the ${pm.arch} pool takes ${fmt(pm.poolShape)} (folder tasks need model.arch resnet18, resnet50 or an RGB onnx model)`);
+    if (!poolTakes(pm, ds.shape)) throw new InputError('config.aux.tasks', `${entry} has ${fmt(ds.shape)} samples but the ${pm.arch} pool takes ${fmt(pm.poolShape)} (folder tasks need model.arch resnet18, resnet50 or an RGB onnx model)`);
   }
   const ext: { name: string; path: string; buffers?: boolean }[] = c.aux.external.map((e) => ({ name: `aux.external ${e.name}`, path: e.path }));
   if (c.foundation.checkpoint) ext.unshift({ name: 'foundation.checkpoint', path: c.foundation.checkpoint, buffers: true });
@@ -96,7 +98,7 @@ export async function checkPoolInputs(ctx: PipelineContext): Promise<void> {
 /** A target's samples must fit the model: any shape for our models (channels adapted), the file's own for an imported one. */
 export async function checkTarget(ctx: PipelineContext, name: string, ds: DomainDataset): Promise<void> {
   const pm = await pipelineModel(ctx.config);
-  if (!pm.adaptsChannels && !ds.shape.every((d, i) => d === pm.poolShape[i])) {
+  if (!pm.adaptsChannels && !sameShape(ds.shape, pm.poolShape)) {
     throw new InputError('config.target.datasets', `${name} has ${fmt(ds.shape)} samples but ${ctx.config.model.onnx} takes ${fmt(pm.poolShape)}`);
   }
 }

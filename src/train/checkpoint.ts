@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Model } from '../graph/index.js';
 import { readAllF32, writeSafetensors, type LoadedTensorF32 } from '../io/safetensors.js';
+import { sameShape } from '../util/shape.js';
 
 /** The files a run writes into its outDir; `done` is written last. */
 export const OUTPUTS = {
@@ -63,7 +64,7 @@ export function firstNonFinite(params: ReadonlyMap<string, Float32Array>): strin
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 function fit(path: string, name: string, t: LoadedTensorF32, expected: readonly number[]): void {
-  const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
+  const same = sameShape(t.shape, expected);
   if (!same) throw new InputError(path, `tensor ${name} has shape ${fmt(t.shape)} but the model's is ${fmt(expected)}`);
 }
 

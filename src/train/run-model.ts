@@ -3,6 +3,7 @@
 // then a full checkpoint and/or a transplanted featurizer over it.
 import { InputError } from '../errors.js';
 import { fileSha256 } from '../io/digest.js';
+import { sameShape } from '../util/shape.js';
 import { buildModel, type Model, type ModelSpec } from '../graph/index.js';
 import { importOnnxModel } from '../graph/import.js';
 import type { DomainDataset } from '../data/index.js';
@@ -13,10 +14,6 @@ export interface RunModel {
   readonly model: Model;
   /** The persistent parameter arrays the sessions wrap and the optimizer updates. */
   readonly params: Params;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** Builds the model for the dataset and loads the initial weights (seeded init, then job.init). */
