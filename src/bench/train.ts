@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { parseChoice, parseIntOption } from '../cli/options.js';
 import type { ModelSpec, Model, ProfileSummary, TrainingGraphOptions, Tuning } from '../graph/index.js';
-import { buildModel, MultiTrainingSession, ortVersion, Rng, TrainingSession } from '../graph/index.js';
+import { buildModel, createTrainingSession, MultiTrainingSession, ortVersion, ReplicatedTrainingSession, Rng, TrainingSession } from '../graph/index.js';
 import { Adam } from '../train/optim.js';
 import { median } from './stats.js';
 import { findTorchPython, TorchStepper, type TorchExit } from './train-torch.js';
@@ -23,6 +23,8 @@ export interface TrainBenchOptions {
   /** ResNet input side (MNIST is 28). */
   image: number;
   threads: number;
+  /** Data-parallel replicas of ours ('auto': as the trainer plans them). */
+  replicas: number | 'auto';
   steps: number;
   rounds: number;
   warmup: number;
@@ -46,7 +48,7 @@ export interface StepStats {
 }
 
 export interface TrainBenchResult {
-  config: TrainBenchOptions & { inputShape: readonly number[]; channels: number[]; params: number; nodes: number; ort: string; nchwcBlock: number };
+  config: Omit<TrainBenchOptions, 'replicas'> & { replicas: number; inputShape: readonly number[]; channels: number[]; params: number; nodes: number; ort: string; nchwcBlock: number };
   /** 1-minute load average before and after the timed rounds, and the cores it compares with. */
   load: { start: number; end: number; cores: number };
   ours: StepStats & { peakRssBytes: number; sessionCreateMs: number };
@@ -93,6 +95,29 @@ function batchData(model: Model, n: number, seed: number) {
     x: Float32Array.from({ length: n * per }, () => rng.normal()),
     y: BigInt64Array.from({ length: n }, (_, i) => BigInt(i % model.spec.numClasses)),
   };
+}
+
+/** The step the trainer runs: createTrainingSession's choice (replicas or one session) for these threads. */
+async function trainers(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}) {
+  const params = model.initParams(0);
+  const t0 = performance.now();
+  const s = await createTrainingSession(model, params, { ...g, threads: o.threads, batch: o.batch, replicas: o.replicas });
+  const createMs = performance.now() - t0;
+  const adam = new Adam(s.graph.grads.map((n) => params.get(n)!), { lr: 1e-3 });
+  const { x, y } = batchData(model, o.batch, 1);
+  const replicas = s instanceof ReplicatedTrainingSession ? s.size : 1;
+  const c: Contender = {
+    label, members: 1, fb: [], opt: [], cpu: [],
+    async step() {
+      const t = performance.now();
+      const r = await s.step(x, y);
+      const t1 = performance.now();
+      adam.step(s.graph.grads.map((n) => r.grads.get(n)!));
+      return [t1 - t, performance.now() - t1];
+    },
+    release: () => s.release(),
+  };
+  return { c, s, createMs, replicas };
 }
 
 async function single(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}, extra = {}) {
@@ -171,10 +196,11 @@ async function timedStep(c: Contender, i: number): Promise<void> {
 export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => void = () => {}): Promise<TrainBenchResult> {
   const spec = specOf(o);
   const model = buildModel(spec);
-  const main = await single('ours', model, o);
+  const main = await trainers('ours', model, o);
   const contenders: Contender[] = [main.c];
-  if (o.ab) for (const l of LEVERS) if (!l.resnetOnly || o.model === 'resnet18') contenders.push((await single(l.label, model, o, { tuning: l.tuning })).c);
-  if (o.ab) contenders.push((await single('intra-op threads spinning (ORT\'s default)', model, o, {}, { spinning: true })).c);
+  if (main.replicas > 1) contenders.push((await single(`one session with ${o.threads} intra-op threads instead of ${main.replicas} replicas`, model, o)).c);
+  if (o.ab) for (const l of LEVERS) if (!l.resnetOnly || o.model === 'resnet18') contenders.push((await trainers(l.label, model, o, { tuning: l.tuning })).c);
+  if (o.ab) contenders.push((await single(`one session, intra-op threads spinning (ORT\'s default)`, model, o, {}, { spinning: true })).c);
   if (o.members > 1) contenders.push(await separate(model, o), await multi(model, o));
 
   let torch: TorchStepper | undefined, torchWhy = '';
@@ -218,13 +244,14 @@ export async function runTrainBench(o: TrainBenchOptions, log: (s: string) => vo
   if (o.profileSteps > 0) {
     log('profiling');
     const prefix = join(tmpdir(), `ratatouille-bench-train-${process.pid}`);
+    // One session (replicas profile in their own threads): the same kernels, run side by side there.
     const p = await single('profile', model, o, {}, { profile: prefix });
     for (let i = 0; i < o.warmup + o.profileSteps; i++) await p.c.step(i);
     profile = p.s.endProfile(prefix, o.warmup);
     await p.c.release();
   }
   const channels = model.params.filter((p) => /^featurizer\.conv\d+\.weight$/.test(p.name)).map((p) => p.shape[0] as number);
-  const config = { ...o, inputShape: spec.inputShape, channels, nchwcBlock: main.s.graph.nchwcBlock, params: main.s.graph.grads.reduce((a, n) => a + model.params.find((p) => p.name === n)!.shape.reduce((x, y) => x * y, 1), 0), nodes: main.s.graph.nodeCount, ort: ortVersion() };
+  const config = { ...o, replicas: main.replicas, inputShape: spec.inputShape, channels, nchwcBlock: main.s.graph.nchwcBlock, params: main.s.graph.grads.reduce((a, n) => a + model.params.find((p) => p.name === n)!.shape.reduce((x, y) => x * y, 1), 0), nodes: main.s.graph.nodeCount, ort: ortVersion() };
   const ratios = 'stepMs' in torchResult ? { ratio: torchResult.stepMs / ours.stepMs, cpuRatio: torchResult.cpuMs / ours.cpuMs } : {};
   return { config, load, ours, torch: torchResult, ...ratios, ...(profile ? { profile } : {}), variants };
 }
@@ -241,7 +268,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
   const arch = c.model === 'mnist_cnn' ? ` (conv channels ${c.channels.join('-')}, ${2 * c.width} features${c.width === 64 ? ': DomainBed\'s MNIST_CNN' : ''})` : '';
   const loaded = r.load.start > r.load.cores || r.load.end > r.load.cores;
   const out = [
-    `bench train: ${c.model} width ${c.width}${arch}, batch ${c.batch} of ${shape}, ${c.threads} threads, Adam; ${c.params.toLocaleString('en-US')} trainable parameters, ${c.nodes} graph nodes${c.nchwcBlock ? `, NCHWc block ${c.nchwcBlock}` : ''}`,
+    `bench train: ${c.model} width ${c.width}${arch}, batch ${c.batch} of ${shape}, ${c.threads} threads${c.replicas > 1 ? ` as ${c.replicas} data-parallel replicas` : ''}, Adam; ${c.params.toLocaleString('en-US')} trainable parameters, ${c.nodes} graph nodes${c.nchwcBlock ? `, NCHWc block ${c.nchwcBlock}` : ''}`,
     `  medians of ${c.rounds} rounds × ${c.steps} steps after ${c.warmup} warm-up steps, contenders alternating within each round; load average ${r.load.start.toFixed(1)} → ${r.load.end.toFixed(1)} on ${r.load.cores} cores`,
     line(r.ours, `ours (onnxruntime ${c.ort} + native Adam)`),
   ];
@@ -260,7 +287,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
   }
   const p = r.profile;
   if (p) {
-    out.push(`where the time goes (ORT profiler, ${p.runs} steps): forward ${f1(p.forwardMs)} ms, backward ${f1(p.backwardMs)} ms; kernels ${f1(p.kernelMs)} of ${f1(p.runMs)} ms per run`);
+    out.push(`where the time goes (ORT profiler, one session with ${c.threads} threads, ${p.runs} steps): forward ${f1(p.forwardMs)} ms, backward ${f1(p.backwardMs)} ms; kernels ${f1(p.kernelMs)} of ${f1(p.runMs)} ms per run`);
     out.push(`  by op:    ${p.byOp.slice(0, 10).map((e) => `${e.name} ${pct(e.share)}`).join(', ')}`);
     out.push(`  by layer: ${p.byLayer.slice(0, 8).map((e) => `${e.name} ${pct(e.share)}`).join(', ')}`);
   }
@@ -275,6 +302,7 @@ export function trainBenchCommand(): Command {
     .option('--batch <n>', 'examples per step (default 64; resnet18: 16)')
     .option('--image <px>', 'resnet18 input side', '224')
     .option('--threads <n>', 'threads for ORT and torch', '2')
+    .option('--replicas <n|auto>', 'data-parallel replicas of ours (auto: as the trainer plans them)', 'auto')
     .option('--steps <n>', 'timed steps per round and contender', '5')
     .option('--rounds <n>', 'alternating rounds', '4')
     .option('--warmup <n>', 'untimed steps per contender first', '3')
@@ -292,6 +320,7 @@ export function trainBenchCommand(): Command {
         batch: int('batch', 1, 1 << 16, model === 'resnet18' ? 16 : 64),
         image: int('image', 32, 4096),
         threads: int('threads', 1, 256),
+        replicas: opts.replicas === 'auto' ? 'auto' : int('replicas', 1, 256),
         steps: int('steps', 1, 10_000),
         rounds: int('rounds', 1, 1000),
         warmup: int('warmup', 0, 1000),

@@ -19,5 +19,7 @@ export type { ImportedModel, ImportOptions } from './import.js';
 export { importOnnxModel } from './import.js';
 export type { MultiStepResult } from './multi-session.js';
 export { MultiTrainingSession } from './multi-session.js';
+export type { ReplicaPlan } from './replicas.js';
+export { createTrainingSession, MIN_ROWS_PER_REPLICA, planReplicas, ReplicatedTrainingSession } from './replicas.js';
 export { timeTrainingStep } from './bench.js';
 export type { StepTiming } from './bench.js';

@@ -115,6 +115,18 @@ export function batchOf(x: Float32Array, inputShape: readonly number[], where: s
   return n;
 }
 
+/** Where a replica's rows sit in the whole batch of a step. */
+export interface BatchRows {
+  readonly offset: number;
+  readonly total: number;
+}
+
+/** A model's training graph for the execution provider that will run it (CPU: this machine's NCHWc block). */
+export async function compileFor(model: Model, opts: TrainingGraphOptions & SessionOptions): Promise<TrainingGraph> {
+  const cpu = (opts.executionProvider ?? 'cpu') === 'cpu';
+  return model.trainingGraph({ nchwcBlock: cpu ? await nchwcBlockSize() : 0, ...opts });
+}
+
 export interface StepResult {
   loss: number;
   /** grad.<name> for each trainable parameter of the graph (fresh arrays, owned by the caller). */
@@ -137,11 +149,21 @@ export class TrainingSession {
 
   /** `params` are the persistent arrays: updates to them in place are seen by the next step. */
   static async create(model: Model, params: ReadonlyMap<string, Float32Array>, opts: TrainingGraphOptions & SessionOptions = {}): Promise<TrainingSession> {
-    const tensors = wrapParams(model.params, params);
-    const cpu = (opts.executionProvider ?? 'cpu') === 'cpu';
-    const graph = model.trainingGraph({ nchwcBlock: cpu ? await nchwcBlockSize() : 0, ...opts });
+    const graph = await compileFor(model, opts);
+    return TrainingSession.fromGraph(graph, model.params, model.spec.inputShape, params, opts);
+  }
+
+  /** A session over an already compiled training graph (a replica in another thread). */
+  static async fromGraph(
+    graph: TrainingGraph,
+    specs: ParamSpec[],
+    inputShape: readonly number[],
+    params: ReadonlyMap<string, Float32Array>,
+    opts: SessionOptions & { batch?: number | 'N' } = {},
+  ): Promise<TrainingSession> {
+    const tensors = wrapParams(specs, params);
     const session = await createSession(graph.bytes, opts);
-    return new TrainingSession(session, graph, params, tensors, model.spec.inputShape, typeof opts.batch === 'number' ? opts.batch : undefined);
+    return new TrainingSession(session, graph, params, tensors, inputShape, typeof opts.batch === 'number' ? opts.batch : undefined);
   }
 
   /**
@@ -149,7 +171,7 @@ export class TrainingSession {
    * dropout masks (required when the graph has any). BatchNorm running statistics in training
    * mode are written back into their buffers in place, as torch's forward does.
    */
-  async step(x: Float32Array, y: BigInt64Array, seed?: number): Promise<StepResult> {
+  async step(x: Float32Array, y: BigInt64Array, seed?: number, rows?: BatchRows): Promise<StepResult> {
     const n = batchOf(x, this.inputShape, 'x');
     if (y.length !== n) throw new InputError('y', `${y.length} labels for a batch of ${n}`);
     if (this.fixedBatch !== undefined && n !== this.fixedBatch) throw new InputError('x', `batch of ${n}, but the graph was built for ${this.fixedBatch}`);
@@ -160,11 +182,16 @@ export class TrainingSession {
     };
     for (const m of this.graph.masks) {
       if (seed === undefined) throw new InputError('seed', 'required: the training graph has dropout masks');
-      const size = n * numel(m.perExample);
+      const per = numel(m.perExample);
+      // A replica draws the whole batch's mask and feeds its own rows, so masks do not depend on
+      // how the batch was split.
+      const { offset, total } = rows ?? { offset: 0, total: n };
+      if (offset + n > total) throw new InputError('rows', `rows ${offset}..${offset + n - 1} exceed the batch of ${total}`);
       let buf = this.masks.get(m.name);
-      if (!buf || buf.length !== size) this.masks.set(m.name, (buf = new Float32Array(size)));
+      if (!buf || buf.length !== total * per) this.masks.set(m.name, (buf = new Float32Array(total * per)));
       const rng = new Rng(seed, m.name);
-      feeds[m.name] = new ort.Tensor('float32', fillDropoutMask(buf, m.p, () => rng.uniform()), [n, ...m.perExample]);
+      fillDropoutMask(buf, m.p, () => rng.uniform());
+      feeds[m.name] = new ort.Tensor('float32', buf.subarray(offset * per, (offset + n) * per), [n, ...m.perExample]);
     }
     const out = await this.session.run(feeds);
     for (const b of this.graph.bufferUpdates) this.params.get(b)!.set(out[`next.${b}`].data as Float32Array);

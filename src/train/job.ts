@@ -56,8 +56,14 @@ const jobSchema = z
       trialSeed: seed.default(0),
       /** Held-out test domains (DomainBed test_envs); [] trains on every domain (auxiliary runs). */
       testEnvs: z.array(z.number().int().min(0)).default([]),
-      /** Single-domain datasets: a fixed test set of `testSize` samples (RandomState(seed).permutation). */
-      holdout: z.strictObject({ testSize: posInt, seed: seed.default(0), valFraction: z.number().min(0).max(0.5).default(0.2) }).optional(),
+      /**
+       * Single-domain datasets: a fixed test set of `testSize` samples (RandomState(seed).permutation).
+       * `devSize` is for tuning: the test samples are then left out of everything and `devSize` of
+       * the others, drawn the same way, are scored in their place.
+       */
+      holdout: z
+        .strictObject({ testSize: posInt, seed: seed.default(0), valFraction: z.number().min(0).max(0.5).default(0.2), devSize: posInt.optional() })
+        .optional(),
       /**
        * Standardise inputs by the training pools' per-channel mean/std (src/train/standardize.ts);
        * the exported model.onnx does it itself. Absent (the pipeline's jobs) means raw [0, 1] pixels.
@@ -89,6 +95,11 @@ const jobSchema = z
       schedule: z.enum(SCHEDULES).optional(),
       /** Linear warm-up updates at the start of the schedule; absent means 0. */
       warmupSteps: z.number().int().min(0).optional(),
+      /**
+       * Decay of an exponential moving average of the weights (src/train/ema.ts) that evaluation,
+       * checkpoints and the exported model use instead of the raw weights; absent means none.
+       */
+      ema: z.number().gt(0).lt(1).optional(),
     }),
     seeds: z.strictObject({
       /** Seeds the init, batch sampling and dropout masks. */
@@ -106,6 +117,11 @@ const jobSchema = z
     evalBatch: posInt.default(256),
     /** ORT intra-op threads (default: ORT's choice). */
     threads: posInt.optional(),
+    /**
+     * Data-parallel replicas sharing the threads (src/graph/replicas.ts); absent means 'auto' (one
+     * per thread while each gets 16 rows). Like the thread count, it changes the bits.
+     */
+    replicas: z.union([posInt, z.literal('auto')]).optional(),
     ep: z.enum(['cpu', 'cuda']).default('cpu'),
     outDir: z.string().min(1),
   })

@@ -38,7 +38,13 @@ export function planData(job: TrainJob, ds: DomainDataset): RunData {
     if (ds.domains.length !== 1) throw new InputError('job.data.holdout', `needs a single-domain dataset; ${ds.name} has ${ds.domains.length} domains (use testEnvs)`);
     const n = domainSize(ds, 0);
     if (holdout.testSize >= n) throw new InputError('job.data.holdout.testSize', `${holdout.testSize} leaves nothing to train on (${ds.name} has ${n} samples)`);
-    const { train, test: local } = holdoutSplit(n, holdout.testSize, holdout.seed);
+    let { train, test: local } = holdoutSplit(n, holdout.testSize, holdout.seed);
+    if (holdout.devSize !== undefined) {
+      if (holdout.devSize >= train.length) throw new InputError('job.data.holdout.devSize', `${holdout.devSize} leaves nothing to train on (${train.length} samples outside the test set)`);
+      const dev = holdoutSplit(train.length, holdout.devSize, holdout.seed);
+      local = dev.test.map((i) => train[i]);
+      train = dev.train.map((i) => train[i]);
+    }
     // valFraction 0: train on every non-test sample; with no validation the last checkpoint is kept.
     const s = splitDomain(train.length, trialSeed, 0, holdout.valFraction);
     splits = [{ in: s.in.map((i) => train[i]), out: s.out.map((i) => train[i]) }];

@@ -3,12 +3,14 @@
 // the persistent parameter arrays that the ORT sessions read, checkpoints by training-domain
 // validation (strict ">", so the earliest best wins), and every output written atomically with
 // the `done` marker last. Inputs may be standardised (./standardize.ts).
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
-import { ForwardSession, TrainingSession, type Model, type ModelSpec } from '../graph/index.js';
+import { createTrainingSession, ForwardSession, type Model, type ModelSpec, type ReplicatedTrainingSession, type TrainingSession } from '../graph/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { seedHash } from '../util/seed.js';
+import { WeightEma } from './ema.js';
 import { Adam, AdamW, SGD } from './optim.js';
 import { cloneParams, copyParams, firstNonFinite, OUTPUTS, prepareOutDir, writeCheckpoint, type Params } from './checkpoint.js';
 import { jobRecord, lrScheduleOf, parseJob, type TrainJob, type TrainJobInput } from './job.js';
@@ -60,7 +62,7 @@ export interface RunResult {
   readonly outDir: string;
   readonly job: TrainJob;
   readonly model: ModelSpec;
-  readonly dataset: { name: string; domainbedName: string; domains: string[]; classes: string[]; trainDomains: string[]; testDomains: string[]; holdoutSize: number | null };
+  readonly dataset: { name: string; domainbedName: string; domains: string[]; classes: string[]; trainDomains: string[]; testDomains: string[]; holdoutSize: number | null; dev: boolean };
   readonly seeds: { dataSeed: number; trialSeed: number; hparamsSeed: number | null; runSeed: number };
   /** Updates completed (a diverged run stops before applying the failing one). */
   readonly stepsDone: number;
@@ -77,7 +79,7 @@ type Optimizer = SGD | Adam;
 
 interface Phase {
   readonly name: PhaseName;
-  readonly session: TrainingSession;
+  readonly session: TrainingSession | ReplicatedTrainingSession;
   /** Parameters with gradients, in the graph's order (= the optimizer's). */
   readonly names: string[];
   readonly optimizer: Optimizer;
@@ -90,9 +92,16 @@ function makeOptimizer(h: TrainJob['hparams'], params: Float32Array[]): Optimize
 }
 
 /** A phase's training graph and a fresh optimizer over exactly the parameters it differentiates. */
-async function startPhase(name: PhaseName, model: Model, params: Params, job: TrainJob): Promise<Phase> {
+async function startPhase(name: PhaseName, model: Model, params: Params, job: TrainJob, batch: number): Promise<Phase> {
   const frozen = name === 'head' ? new Set(model.params.filter((p) => p.group === 'featurizer' && p.kind === 'param').map((p) => p.name)) : undefined;
-  const session = await TrainingSession.create(model, params, { frozen, dropoutP: job.hparams.dropout, threads: job.threads, executionProvider: job.ep });
+  const session = await createTrainingSession(model, params, {
+    frozen,
+    dropoutP: job.hparams.dropout,
+    executionProvider: job.ep,
+    threads: job.threads ?? availableParallelism(),
+    batch,
+    replicas: job.replicas ?? 'auto',
+  });
   const names = session.graph.grads;
   return { name, session, names, optimizer: makeOptimizer(job.hparams, names.map((n) => params.get(n)!)) };
 }
@@ -110,7 +119,7 @@ function seedsOf(j: TrainJob): RunResult['seeds'] {
 }
 
 /** The dataset part of result.json. */
-function datasetInfo(ds: DomainDataset, data: RunData): RunResult['dataset'] {
+function datasetInfo(ds: DomainDataset, data: RunData, job: TrainJob): RunResult['dataset'] {
   return {
     name: ds.name,
     domainbedName: ds.domainbedName,
@@ -119,6 +128,7 @@ function datasetInfo(ds: DomainDataset, data: RunData): RunResult['dataset'] {
     trainDomains: data.trainDomains.map((d) => ds.domains[d]),
     testDomains: data.testDomains.map((d) => ds.domains[d]),
     holdoutSize: data.holdout?.length ?? null,
+    dev: job.data.holdout?.devSize !== undefined,
   };
 }
 
@@ -189,6 +199,9 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   let phase: Phase | null = null;
   let failure: string | null = null;
   let stepsDone = 0;
+  const ema = h.ema !== undefined ? new WeightEma(params, h.ema) : null;
+  /** Evaluation and checkpoints see the averaged weights when the job keeps an average. */
+  const averaged = <T>(fn: () => Promise<T> | T): Promise<T> => (ema ? ema.withAverage(fn) : Promise.resolve(fn()));
   try {
     fwd = await ForwardSession.create(model, params, { threads: job.threads, executionProvider: job.ep });
     const predict = (b: { x: Float32Array }) => {
@@ -206,7 +219,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       if (phase?.name !== want) {
         await phase?.session.release();
         phase = null;
-        phase = await startPhase(want, model, params, job);
+        phase = await startPhase(want, model, params, job, h.batchPerDomain * data.trainDomains.length);
       }
       const ts = now();
       const batch = (await stream.next())!;
@@ -218,6 +231,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       const lr = scheduledLr(h.lr, t, h.steps, schedule);
       for (const g of phase.optimizer.groups) g.hparams.lr = lr;
       phase.optimizer.step(phase.names.map((n) => grads.get(n)!));
+      ema?.update();
       stepsDone = t + 1;
       const dt = now() - ts;
       time.train += dt;
@@ -234,7 +248,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         break;
       }
       const te = now();
-      const s = await evaluate(loader, data, predict, { batchSize: job.evalBatch, splits: job.evalSplits, augmentSeed: job.seeds.runSeed });
+      const s = await averaged(() => evaluate(loader, data, predict, { batchSize: job.evalBatch, splits: job.evalSplits, augmentSeed: job.seeds.runSeed }));
       const evalSeconds = now() - te;
       time.eval += evalSeconds;
       const rec: MetricsRecord = {
@@ -252,7 +266,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       };
       lossSum = lossCount = intervalTrain = 0;
       const tw = now();
-      const improved = ckpt.add(rec);
+      const improved = await averaged(() => ckpt.add(rec));
       time.write += now() - tw;
       opts.onProgress?.({ kind: 'checkpoint', record: rec, best: improved });
     }
@@ -260,7 +274,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
     const { best, last } = ckpt;
     const tw = now();
     if (!failure) {
-      writeCheckpoint(out(OUTPUTS.last), model, params, ckpt.metadata(last!));
+      await averaged(() => writeCheckpoint(out(OUTPUTS.last), model, params, ckpt.metadata(last!)));
       const onnx = model.exportGraph(ckpt.bestParams).bytes;
       writeFileAtomic(out(OUTPUTS.onnx), inputStats ? prependStandardization(onnx, inputStats) : onnx);
     }
@@ -271,7 +285,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       outDir: job.outDir,
       job,
       model: model.spec,
-      dataset: datasetInfo(ds, data),
+      dataset: datasetInfo(ds, data, job),
       seeds: seedsOf(job),
       stepsDone,
       best,

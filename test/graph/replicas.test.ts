@@ -1,0 +1,103 @@
+// Data-parallel replicas: the row-weighted gradients of the slices are the whole batch's gradient
+// (equal up to fp32 summation order), dropout masks do not depend on the split, a replicated run
+// is bit-reproducible, the plan keeps BatchNorm-in-training and CUDA graphs whole, and a replica's
+// failure surfaces as an error instead of a hang.
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/graph/init.js';
+import { buildModel } from '../../src/graph/models/index.js';
+import { createTrainingSession, planReplicas, ReplicatedTrainingSession } from '../../src/graph/replicas.js';
+import { TrainingSession } from '../../src/graph/session.js';
+import { relErr } from './helpers.js';
+
+const spec = { arch: 'mnist_cnn', inputShape: [1, 12, 12], numClasses: 3, width: 8 } as const;
+
+function batch(n: number, seed: number) {
+  const rng = new Rng(seed, 'batch');
+  return {
+    x: Float32Array.from({ length: n * 144 }, () => rng.normal()),
+    y: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rng.uniform() * 3))),
+  };
+}
+
+describe('ReplicatedTrainingSession', () => {
+  it('gives the whole batch gradient and loss, for even and uneven splits, with dropout', async () => {
+    const model = buildModel(spec);
+    const params = model.initParams(1);
+    const one = await TrainingSession.create(model, params, { threads: 1, dropoutP: 0.3 });
+    for (const [replicas, n] of [[2, 8], [3, 7]] as const) {
+      const rep = await ReplicatedTrainingSession.create(model, params, replicas, { dropoutP: 0.3 });
+      expect(rep.graph.grads).toEqual(one.graph.grads);
+      const { x, y } = batch(n, replicas);
+      const a = await one.step(x, y, 11);
+      const b = await rep.step(x, y, 11);
+      expect(b.loss).toBeCloseTo(a.loss, 5);
+      for (const [k, g] of a.grads) expect(relErr(b.grads.get(k)!, g)).toBeLessThan(1e-5);
+      // Another dropout seed changes the loss in both alike.
+      const c = await one.step(x, y, 12), d = await rep.step(x, y, 12);
+      expect(d.loss).not.toBeCloseTo(b.loss, 5);
+      expect(d.loss).toBeCloseTo(c.loss, 5);
+      await rep.release();
+    }
+    await one.release();
+  });
+
+  it('sees in-place updates of the master arrays and repeats bit for bit', async () => {
+    const model = buildModel(spec);
+    const run = async () => {
+      const params = model.initParams(2);
+      const rep = await ReplicatedTrainingSession.create(model, params, 2);
+      const { x, y } = batch(6, 3);
+      const losses: number[] = [];
+      for (let t = 0; t < 3; t++) {
+        const r = await rep.step(x, y);
+        losses.push(r.loss);
+        for (const [k, g] of r.grads) {
+          const w = params.get(k)!;
+          for (let i = 0; i < w.length; i++) w[i] -= 0.1 * g[i];
+        }
+      }
+      await rep.release();
+      return { losses, w: params.get('featurizer.conv1.weight')! };
+    };
+    const a = await run(), b = await run();
+    expect(a.losses[2]).toBeLessThan(a.losses[0]); // the updates reached the replicas
+    expect(b.losses).toEqual(a.losses);
+    expect(Buffer.from(b.w.buffer).equals(Buffer.from(a.w.buffer))).toBe(true);
+  });
+
+  it('rejects a bad batch, and fails a step (not hangs) when a replica fails', async () => {
+    const model = buildModel(spec);
+    const rep = await ReplicatedTrainingSession.create(model, model.initParams(0), 2);
+    const { x, y } = batch(4, 1);
+    await expect(rep.step(x, y.slice(0, 3))).rejects.toThrow('3 labels for a batch of 4');
+    const bad = y.slice();
+    bad[3] = 7n; // a label outside the 3 classes makes ORT's loss kernel throw in the replica
+    await expect(rep.step(x, bad)).rejects.toThrow(/training replica/);
+    await rep.release();
+    await expect(rep.step(x, y)).rejects.toThrow('after release');
+  });
+});
+
+describe('planReplicas / createTrainingSession', () => {
+  it('one single-threaded replica per thread while each keeps 16 rows; whole graphs for CUDA and BatchNorm statistics', () => {
+    const cpu = { cuda: false, updatesBuffers: false };
+    expect(planReplicas(2, 64, 'auto', cpu)).toEqual({ replicas: 2, threadsEach: 1 });
+    expect(planReplicas(16, 64, 'auto', cpu)).toEqual({ replicas: 4, threadsEach: 4 });
+    expect(planReplicas(2, 16, 'auto', cpu)).toEqual({ replicas: 1, threadsEach: 2 });
+    expect(planReplicas(4, 64, 3, cpu)).toEqual({ replicas: 3, threadsEach: 1 });
+    expect(planReplicas(2, 64, 'auto', { cuda: true, updatesBuffers: false }).replicas).toBe(1);
+    expect(planReplicas(2, 64, 'auto', { cuda: false, updatesBuffers: true }).replicas).toBe(1);
+  });
+
+  it('replicates a GroupNorm CNN but keeps a training-mode BatchNorm ResNet in one session', async () => {
+    const cnn = buildModel(spec);
+    const a = await createTrainingSession(cnn, cnn.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
+    expect(a).toBeInstanceOf(ReplicatedTrainingSession);
+    await a.release();
+    const resnet = buildModel({ arch: 'resnet18', inputShape: [3, 16, 16], numClasses: 3, baseWidth: 4, batchNorm: 'train' });
+    const b = await createTrainingSession(resnet, resnet.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
+    expect(b).toBeInstanceOf(TrainingSession);
+    expect(b.graph.bufferUpdates.length).toBeGreaterThan(0);
+    await b.release();
+  });
+});
