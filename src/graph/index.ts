@@ -20,6 +20,6 @@ export { importOnnxModel } from './import.js';
 export type { MultiStepResult } from './multi-session.js';
 export { MultiTrainingSession } from './multi-session.js';
 export type { ReplicaPlan } from './replicas.js';
-export { createTrainingSession, MIN_ROWS_PER_REPLICA, planReplicas, ReplicatedTrainingSession } from './replicas.js';
+export { createTrainingSession, macsPerExample, MIN_MACS_PER_PARAM, MIN_ROWS_PER_REPLICA, planReplicas, ReplicatedTrainingSession } from './replicas.js';
 export { timeTrainingStep } from './bench.js';
 export type { StepTiming } from './bench.js';

@@ -118,8 +118,8 @@ const jobSchema = z
     /** ORT intra-op threads (default: ORT's choice). */
     threads: posInt.optional(),
     /**
-     * Data-parallel replicas sharing the threads (src/graph/replicas.ts); absent means 'auto' (one
-     * per thread while each gets 16 rows). Like the thread count, it changes the bits.
+     * Data-parallel replicas sharing the threads (src/graph/replicas.ts); absent means 'auto'
+     * (planReplicas). Like the thread count, it changes the bits.
      */
     replicas: z.union([posInt, z.literal('auto')]).optional(),
     ep: z.enum(['cpu', 'cuda']).default('cpu'),

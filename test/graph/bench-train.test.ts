@@ -59,8 +59,8 @@ describe('bench train', () => {
     expect(text).toContain('conv channels 8-16-16-16, 16 features');
   });
 
-  it('times the trainer\'s replicated step against one session with the same threads', async () => {
-    const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 32, image: 32, threads: 2, replicas: 'auto', steps: 1, rounds: 1, warmup: 1, members: 1, torch: false, profileSteps: 0, ab: false });
+  it('times replicas against one session with the same threads', async () => {
+    const r = await runTrainBench({ model: 'mnist_cnn', width: 8, batch: 32, image: 32, threads: 2, replicas: 2, steps: 1, rounds: 1, warmup: 1, members: 1, torch: false, profileSteps: 0, ab: false });
     expect(r.config.replicas).toBe(2);
     expect(r.variants.map((v) => v.label)).toEqual(['one session with 2 intra-op threads instead of 2 replicas']);
     expect(formatTrainBench(r)).toContain('2 threads as 2 data-parallel replicas');

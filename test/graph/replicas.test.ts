@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/graph/init.js';
 import { buildModel } from '../../src/graph/models/index.js';
-import { createTrainingSession, planReplicas, ReplicatedTrainingSession } from '../../src/graph/replicas.js';
+import { createTrainingSession, macsPerExample, MIN_MACS_PER_PARAM, planReplicas, ReplicatedTrainingSession } from '../../src/graph/replicas.js';
 import { TrainingSession } from '../../src/graph/session.js';
 import { relErr } from './helpers.js';
 
@@ -79,25 +79,37 @@ describe('ReplicatedTrainingSession', () => {
 });
 
 describe('planReplicas / createTrainingSession', () => {
-  it('one single-threaded replica per thread while each keeps 16 rows; whole graphs for CUDA and BatchNorm statistics', () => {
-    const cpu = { cuda: false, updatesBuffers: false };
+  it('one single-threaded replica per thread while each keeps 16 rows, where compute per parameter pays for the traffic', () => {
+    const cpu = { cuda: false, updatesBuffers: false, macsPerParam: MIN_MACS_PER_PARAM };
     expect(planReplicas(2, 64, 'auto', cpu)).toEqual({ replicas: 2, threadsEach: 1 });
     expect(planReplicas(16, 64, 'auto', cpu)).toEqual({ replicas: 4, threadsEach: 4 });
     expect(planReplicas(2, 16, 'auto', cpu)).toEqual({ replicas: 1, threadsEach: 2 });
     expect(planReplicas(4, 64, 3, cpu)).toEqual({ replicas: 3, threadsEach: 1 });
-    expect(planReplicas(2, 64, 'auto', { cuda: true, updatesBuffers: false }).replicas).toBe(1);
-    expect(planReplicas(2, 64, 'auto', { cuda: false, updatesBuffers: true }).replicas).toBe(1);
+    expect(planReplicas(2, 64, 'auto', { ...cpu, macsPerParam: MIN_MACS_PER_PARAM - 1 }).replicas).toBe(1);
+    expect(planReplicas(2, 64, 2, { ...cpu, macsPerParam: 1 }).replicas).toBe(2); // asked for
+    expect(planReplicas(2, 64, 'auto', { ...cpu, cuda: true }).replicas).toBe(1);
+    expect(planReplicas(2, 64, 2, { ...cpu, updatesBuffers: true }).replicas).toBe(1);
   });
 
-  it('replicates a GroupNorm CNN but keeps a training-mode BatchNorm ResNet in one session', async () => {
-    const cnn = buildModel(spec);
+  it('counts the forward multiply-adds of DomainBed\'s MNIST_CNN', () => {
+    const model = buildModel({ arch: 'mnist_cnn', inputShape: [1, 28, 28], numClasses: 10, width: 64 });
+    const conv = (co: number, ci: number, side: number) => co * ci * 9 * side * side;
+    expect(macsPerExample(model.roles.net)).toBe(conv(64, 1, 28) + conv(128, 64, 14) + 2 * conv(128, 128, 14) + 128 * 10);
+  });
+
+  it('replicates MNIST_CNN at batch 64 on 2 threads, not a tiny net, and never a training-mode BatchNorm ResNet', async () => {
+    const cnn = buildModel({ arch: 'mnist_cnn', inputShape: [1, 28, 28], numClasses: 10, width: 64 });
     const a = await createTrainingSession(cnn, cnn.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
     expect(a).toBeInstanceOf(ReplicatedTrainingSession);
     await a.release();
-    const resnet = buildModel({ arch: 'resnet18', inputShape: [3, 16, 16], numClasses: 3, baseWidth: 4, batchNorm: 'train' });
-    const b = await createTrainingSession(resnet, resnet.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
+    const tiny = buildModel(spec);
+    const b = await createTrainingSession(tiny, tiny.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
     expect(b).toBeInstanceOf(TrainingSession);
-    expect(b.graph.bufferUpdates.length).toBeGreaterThan(0);
     await b.release();
+    const resnet = buildModel({ arch: 'resnet18', inputShape: [3, 16, 16], numClasses: 3, baseWidth: 4, batchNorm: 'train' });
+    const c = await createTrainingSession(resnet, resnet.initParams(0), { threads: 2, batch: 64, replicas: 2 });
+    expect(c).toBeInstanceOf(TrainingSession);
+    expect(c.graph.bufferUpdates.length).toBeGreaterThan(0);
+    await c.release();
   });
 });

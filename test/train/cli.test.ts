@@ -16,8 +16,8 @@ describe('ratatouille train', () => {
     expect(r.stderr).toMatch(/^train: 4\/4 /m); // progress goes to stderr, stdout holds only the JSON
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ status: 'done', stepsDone: 4, dataset: { name: 'mnist', holdoutSize: 2000 } });
-    // The command's own defaults (README: chosen by validation): constant lr, standardised inputs.
-    expect(result.job.hparams).toMatchObject({ lr: 1e-3, optimizer: 'adam', batchPerDomain: 8, steps: 4, schedule: 'constant', warmupSteps: 0 });
+    // The command's own defaults (README: chosen by validation): constant lr, standardised inputs, a weight average.
+    expect(result.job.hparams).toMatchObject({ lr: 1e-3, optimizer: 'adam', batchPerDomain: 8, steps: 4, schedule: 'constant', warmupSteps: 0, ema: 0.99 });
     expect(result.job.data.standardize).toBe(true); // trained from scratch on tensor data
     expect(result.inputStats.mean).toHaveLength(1);
     for (const f of ['model.onnx', 'weights.safetensors', 'metrics.jsonl', 'last.safetensors', 'result.json', 'done']) expect(existsSync(join(out, f)), f).toBe(true);
@@ -33,12 +33,13 @@ describe('ratatouille train', () => {
     expect(r.stderr).toMatch(/ dev \d+\.\d+%/);
   });
 
-  it('feeds raw pixels with --no-standardize', async () => {
+  it('feeds raw pixels with --no-standardize and keeps raw weights with --no-ema', async () => {
     const out = tmpDir('cli-raw');
-    const r = await cli(...base.map((a) => (a === '4' ? '1' : a)), '--no-standardize', '--out', out, '--json', '--in-process');
+    const r = await cli(...base.map((a) => (a === '4' ? '1' : a)), '--no-standardize', '--no-ema', '--out', out, '--json', '--in-process');
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.job.data.standardize).toBe(false);
+    expect(result.job.hparams).not.toHaveProperty('ema');
     expect(result).not.toHaveProperty('inputStats');
   });
 

