@@ -97,33 +97,11 @@ function batchData(model: Model, n: number, seed: number) {
   };
 }
 
-/** The step the trainer runs: createTrainingSession's choice (replicas or one session) for these threads. */
-async function trainers(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}) {
+/** A session (of either kind) stepping one fixed batch with a native Adam, timed from creation. */
+async function adamContender<S extends TrainingSession | ReplicatedTrainingSession>(label: string, model: Model, o: TrainBenchOptions, create: (params: Map<string, Float32Array>) => Promise<S>) {
   const params = model.initParams(0);
   const t0 = performance.now();
-  const s = await createTrainingSession(model, params, { ...g, threads: o.threads, batch: o.batch, replicas: o.replicas });
-  const createMs = performance.now() - t0;
-  const adam = new Adam(s.graph.grads.map((n) => params.get(n)!), { lr: 1e-3 });
-  const { x, y } = batchData(model, o.batch, 1);
-  const replicas = s instanceof ReplicatedTrainingSession ? s.size : 1;
-  const c: Contender = {
-    label, members: 1, fb: [], opt: [], cpu: [],
-    async step() {
-      const t = performance.now();
-      const r = await s.step(x, y);
-      const t1 = performance.now();
-      adam.step(s.graph.grads.map((n) => r.grads.get(n)!));
-      return [t1 - t, performance.now() - t1];
-    },
-    release: () => s.release(),
-  };
-  return { c, s, createMs, replicas };
-}
-
-async function single(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}, extra = {}) {
-  const params = model.initParams(0);
-  const t0 = performance.now();
-  const s = await TrainingSession.create(model, params, { threads: o.threads, batch: o.batch, ...g, ...extra });
+  const s = await create(params);
   const createMs = performance.now() - t0;
   const adam = new Adam(s.graph.grads.map((n) => params.get(n)!), { lr: 1e-3 });
   const { x, y } = batchData(model, o.batch, 1);
@@ -139,6 +117,17 @@ async function single(label: string, model: Model, o: TrainBenchOptions, g: Trai
     release: () => s.release(),
   };
   return { c, s, createMs };
+}
+
+/** The step the trainer runs: createTrainingSession's choice (replicas or one session) for these threads. */
+async function trainers(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}) {
+  const r = await adamContender(label, model, o, (params) => createTrainingSession(model, params, { ...g, threads: o.threads, batch: o.batch, replicas: o.replicas }));
+  return { ...r, replicas: r.s instanceof ReplicatedTrainingSession ? r.s.size : 1 };
+}
+
+/** One session with o.threads intra-op threads and a fixed batch. */
+function single(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}, extra = {}) {
+  return adamContender(label, model, o, (params) => TrainingSession.create(model, params, { threads: o.threads, batch: o.batch, ...g, ...extra }));
 }
 
 /** M single-member sessions stepped one after the other (what a sweep does without multi-member graphs). */

@@ -2,8 +2,8 @@
 // its slice of the batch in its own onnxruntime session (one intra-op thread by default), and the
 // step's gradients are the slices' gradients weighted by their share of the batch, exactly the
 // mean-loss gradient of the whole batch. On the 2-core machine two single-threaded replicas step
-// MNIST_CNN 1.27x faster than one two-threaded session (ORT's intra-op threads wait on each
-// other at every small kernel; replicas only meet once per step). `bench train` measures it.
+// MNIST_CNN 1.01-1.25x faster than one two-threaded session, and more steadily (ORT's intra-op
+// threads meet at every one of ~250 small kernels; replicas once per step). `bench train` measures it.
 //
 // onnxruntime-node refuses SharedArrayBuffer-backed tensors, so each replica keeps private copies
 // of the parameters and refreshes them from a shared staging copy at every step; the caller's
@@ -163,15 +163,17 @@ export class ReplicatedTrainingSession {
     const per = x.length / n;
     const R = Math.min(this.replicas.length, n);
     const rows = Array.from({ length: R }, (_, k) => [Math.floor((k * n) / R), Math.floor(((k + 1) * n) / R)] as const);
-    const replies = await Promise.all(
+    // Every replica settles before the step does, so a failed step leaves none of them busy.
+    const settled = await Promise.allSettled(
       rows.map(([a, b], k) =>
         request(this.replicas[k], { type: 'step', x: x.slice(a * per, b * per), y: y.slice(a, b), ...(seed !== undefined ? { seed } : {}), offset: a, total: n }),
       ),
     );
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     // The mean loss over the batch is the row-weighted mean of the slices' mean losses.
     const w = rows.map(([a, b]) => (b - a) / n);
     let loss = 0;
-    replies.forEach((r, k) => (loss += w[k] * (r as { loss: number }).loss));
+    settled.forEach((r, k) => (loss += w[k] * ((r as PromiseFulfilledResult<ReplicaReply>).value as { loss: number }).loss));
     const grads = new Map<string, Float32Array>();
     for (const name of this.graph.grads) {
       const g = new Float32Array(this.params.get(name)!.length);
@@ -222,11 +224,9 @@ function listen(r: Replica): void {
   r.worker.on('message', (m: ReplicaReply) => {
     const p = r.pending;
     r.pending = undefined;
-    if (m.type === 'error') {
-      const e = new Error(`training replica: ${m.message}`);
-      r.failed = e;
-      p?.reject(e);
-    } else p?.resolve(m);
+    // A failed step leaves the replica usable, as a failed run leaves an ORT session.
+    if (m.type === 'error') p?.reject(new Error(`training replica: ${m.message}`));
+    else p?.resolve(m);
   });
   r.worker.on('error', (e) => fail(new Error(`training replica: ${String(e?.message ?? e).split('\n')[0]}`)));
   r.worker.on('exit', (code) => fail(new Error(`training replica exited with code ${code}`)));

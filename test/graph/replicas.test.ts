@@ -65,7 +65,7 @@ describe('ReplicatedTrainingSession', () => {
     expect(Buffer.from(b.w.buffer).equals(Buffer.from(a.w.buffer))).toBe(true);
   });
 
-  it('rejects a bad batch, and fails a step (not hangs) when a replica fails', async () => {
+  it('rejects a bad batch, and fails a step (not hangs) when a replica fails, then steps again', async () => {
     const model = buildModel(spec);
     const rep = await ReplicatedTrainingSession.create(model, model.initParams(0), 2);
     const { x, y } = batch(4, 1);
@@ -73,6 +73,7 @@ describe('ReplicatedTrainingSession', () => {
     const bad = y.slice();
     bad[3] = 7n; // a label outside the 3 classes makes ORT's loss kernel throw in the replica
     await expect(rep.step(x, bad)).rejects.toThrow(/training replica/);
+    expect((await rep.step(x, y)).loss).toBeGreaterThan(0); // every replica settled and is usable again
     await rep.release();
     await expect(rep.step(x, y)).rejects.toThrow('after release');
   });
