@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
-import { createTrainingSession, ForwardSession, type Model, type ModelSpec, type ReplicatedTrainingSession, type TrainingSession } from '../graph/index.js';
+import { createTrainingSession, ForwardSession, ReplicatedTrainingSession, type Model, type ModelSpec, type TrainingSession } from '../graph/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { seedHash } from '../util/seed.js';
 import { WeightEma } from './ema.js';
@@ -69,6 +69,8 @@ export interface RunResult {
   readonly best: CheckpointScores | null;
   readonly last: CheckpointScores | null;
   readonly timings: { setupSeconds: number; trainSeconds: number; evalSeconds: number; writeSeconds: number; totalSeconds: number; stepsPerSec: number };
+  /** Data-parallel replicas the steps ran as (1: one session; src/graph/replicas.ts). */
+  readonly replicas: number;
   /** Output files present (paths inside outDir). */
   readonly files: string[];
   /** With job.data.standardize: the statistics the inputs were standardised by. */
@@ -199,6 +201,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   let phase: Phase | null = null;
   let failure: string | null = null;
   let stepsDone = 0;
+  let replicas = 1;
   const ema = h.ema !== undefined ? new WeightEma(params, h.ema) : null;
   /** Evaluation and checkpoints see the averaged weights when the job keeps an average. */
   const averaged = <T>(fn: () => Promise<T> | T): Promise<T> => (ema ? ema.withAverage(fn) : Promise.resolve(fn()));
@@ -220,6 +223,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         await phase?.session.release();
         phase = null;
         phase = await startPhase(want, model, params, job, h.batchPerDomain * data.trainDomains.length);
+        replicas = phase.session instanceof ReplicatedTrainingSession ? phase.session.size : 1;
       }
       const ts = now();
       const batch = (await stream.next())!;
@@ -298,6 +302,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
         totalSeconds: now() - t0,
         stepsPerSec: time.train > 0 ? stepsDone / time.train : 0,
       },
+      replicas,
       files: [...(best ? [OUTPUTS.weights] : []), ...(failure ? [] : [OUTPUTS.last, OUTPUTS.onnx]), ...(ckpt.records.length ? [OUTPUTS.metrics] : []), OUTPUTS.result],
       ...(inputStats ? { inputStats } : {}),
     };

@@ -30,6 +30,7 @@ describe('ratatouille train', () => {
     const result = JSON.parse(r.stdout);
     expect(result.job).toMatchObject({ threads: 2, replicas: 2, hparams: { ema: 0.9 }, data: { holdout: { testSize: 2000, devSize: 1000 } } });
     expect(result.dataset).toMatchObject({ holdoutSize: 1000, dev: true });
+    expect(result.replicas).toBe(2);
     expect(r.stderr).toMatch(/ dev \d+\.\d+%/);
   });
 
