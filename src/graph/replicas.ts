@@ -25,7 +25,7 @@ export const MIN_ROWS_PER_REPLICA = 16;
  * Forward multiply-adds per step per trainable parameter below which 'auto' keeps one session: a
  * replicated step moves every parameter and gradient through shared memory (~10 ns each), which
  * only pays where compute dwarfs it. Measured on 2 cores: MNIST_CNN at batch 64 (12,500) steps
- * 1.07-1.25x faster replicated; ResNet-18 at 224 px, batch 16 (2,600) even; at 64 px (213) 0.69x.
+ * 1.01-1.25x faster replicated; ResNet-18 at 224 px, batch 16 (2,600) even; at 64 px (213) 0.69x.
  */
 export const MIN_MACS_PER_PARAM = 5000;
 
