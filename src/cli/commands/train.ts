@@ -191,7 +191,7 @@ function summary(r: RunResult): string {
 export function trainCommand(): Command {
   const cmd = new Command('train')
     .description('fine-tune a model: DomainBed protocol (--test-env) or a holdout test set (--data mnist); writes model.onnx, weights.safetensors, metrics.jsonl')
-    .option('--job <file.json>', 'run a TrainJob file (with --out/--threads/--ep overrides only)')
+    .option('--job <file.json>', 'run a TrainJob file (with --out/--threads/--replicas/--ep overrides only)')
     .option('--model <arch|file.onnx>', 'mnist_cnn, resnet18, resnet50, or an ONNX model to import')
     .option('--split <node>', 'imported ONNX models: where the featurizer ends')
     .option('--width <n>', 'mnist_cnn width (default 64) / ResNet base width')
