@@ -178,11 +178,12 @@ function summary(r: RunResult): string {
   const m = r.model;
   const size = m.arch === 'mnist_cnn' ? `width ${m.width ?? 64}` : 'baseWidth' in m ? `base width ${m.baseWidth ?? 64}` : '';
   const b = r.best!;
+  const heldOut = r.dataset.dev ? 'dev' : 'test';
   const testWhat = r.dataset.holdoutSize !== null ? `${r.dataset.dev ? 'dev set' : 'holdout'} of ${r.dataset.holdoutSize}` : r.dataset.testDomains.length ? `test domain ${r.dataset.testDomains.join(', ')}: in-split ${pct(b.test)}, full ${pct(b.testFull)}` : '';
   const lines = [
     `trained ${m.arch}${size ? ` (${size})` : ''} on ${r.dataset.name}: ${r.stepsDone} steps in ${formatSeconds(r.timings.trainSeconds)} (${r.timings.stepsPerSec.toFixed(2)} steps/s${r.replicas > 1 ? `, ${r.replicas} data-parallel replicas` : ''}), evaluation ${formatSeconds(r.timings.evalSeconds)}, total ${formatSeconds(r.timings.totalSeconds)}`,
     `best checkpoint: step ${b.step}, validation ${pct(b.val)}` +
-      (r.dataset.holdoutSize !== null ? `, ${r.dataset.dev ? 'dev' : 'test'} ${pct(b.test)} (${testWhat})` : testWhat ? `; ${testWhat}` : ''),
+      (r.dataset.holdoutSize !== null ? `, ${heldOut} ${pct(b.test)} (${testWhat})` : testWhat ? `; ${testWhat}` : ''),
     `wrote ${r.files.map((f) => join(r.outDir, f)).join(', ')}`,
   ];
   return lines.join('\n') + '\n';
