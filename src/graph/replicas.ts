@@ -2,7 +2,7 @@
 // its slice of the batch in its own onnxruntime session (one intra-op thread by default), and the
 // step's gradients are the slices' gradients weighted by their share of the batch, exactly the
 // mean-loss gradient of the whole batch. On the 2-core machine two single-threaded replicas step
-// MNIST_CNN 1.01-1.25x faster than one two-threaded session, and more steadily (ORT's intra-op
+// MNIST_CNN 1.01-1.31x faster than one two-threaded session, and more steadily (ORT's intra-op
 // threads meet at every one of ~250 small kernels; replicas once per step). `bench train` measures it.
 //
 // onnxruntime-node refuses SharedArrayBuffer-backed tensors, so each replica keeps private copies
@@ -25,7 +25,7 @@ export const MIN_ROWS_PER_REPLICA = 16;
  * Forward multiply-adds per step per trainable parameter below which 'auto' keeps one session: a
  * replicated step moves every parameter and gradient through shared memory (~10 ns each), which
  * only pays where compute dwarfs it. Measured on 2 cores: MNIST_CNN at batch 64 (12,500) steps
- * 1.01-1.25x faster replicated; ResNet-18 at 224 px, batch 16 (2,600) even; at 64 px (213) 0.69x.
+ * 1.01-1.31x faster replicated; ResNet-18 at 224 px, batch 16 (2,600) even; at 64 px (213) 0.69x.
  */
 export const MIN_MACS_PER_PARAM = 5000;
 
