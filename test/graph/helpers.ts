@@ -110,3 +110,15 @@ export function finiteDifferenceErrors(c: OpCase, samples = 12, h = 1e-5): Map<s
   }
   return errors;
 }
+
+/** A width-8 MNIST_CNN on 12×12 inputs with 3 classes: the session tests' tiny model. */
+export const TINY_CNN = { arch: 'mnist_cnn', inputShape: [1, 12, 12], numClasses: 3, width: 8 } as const;
+
+/** n seeded normal 12×12 inputs with labels in 0..2, for TINY_CNN. */
+export function tinyBatch(n: number, seed: number): { x: Float32Array; y: BigInt64Array } {
+  const rng = new Rng(seed, 'batch');
+  return {
+    x: Float32Array.from({ length: n * 144 }, () => rng.normal()),
+    y: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rng.uniform() * 3))),
+  };
+}

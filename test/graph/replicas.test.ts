@@ -3,31 +3,20 @@
 // is bit-reproducible, the plan keeps BatchNorm-in-training and CUDA graphs whole, and a replica's
 // failure surfaces as an error instead of a hang.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/graph/init.js';
 import { buildModel } from '../../src/graph/models/index.js';
 import { createTrainingSession, macsPerExample, MIN_MACS_PER_PARAM, planReplicas, ReplicatedTrainingSession } from '../../src/graph/replicas.js';
 import { TrainingSession } from '../../src/graph/session.js';
-import { relErr } from './helpers.js';
-
-const spec = { arch: 'mnist_cnn', inputShape: [1, 12, 12], numClasses: 3, width: 8 } as const;
-
-function batch(n: number, seed: number) {
-  const rng = new Rng(seed, 'batch');
-  return {
-    x: Float32Array.from({ length: n * 144 }, () => rng.normal()),
-    y: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rng.uniform() * 3))),
-  };
-}
+import { relErr, TINY_CNN, tinyBatch } from './helpers.js';
 
 describe('ReplicatedTrainingSession', () => {
   it('gives the whole batch gradient and loss, for even and uneven splits, with dropout', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const params = model.initParams(1);
     const one = await TrainingSession.create(model, params, { threads: 1, dropoutP: 0.3 });
     for (const [replicas, n] of [[2, 8], [3, 7]] as const) {
       const rep = await ReplicatedTrainingSession.create(model, params, replicas, { dropoutP: 0.3 });
       expect(rep.graph.grads).toEqual(one.graph.grads);
-      const { x, y } = batch(n, replicas);
+      const { x, y } = tinyBatch(n, replicas);
       const a = await one.step(x, y, 11);
       const b = await rep.step(x, y, 11);
       expect(b.loss).toBeCloseTo(a.loss, 5);
@@ -42,11 +31,11 @@ describe('ReplicatedTrainingSession', () => {
   });
 
   it('sees in-place updates of the master arrays and repeats bit for bit', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const run = async () => {
       const params = model.initParams(2);
       const rep = await ReplicatedTrainingSession.create(model, params, 2);
-      const { x, y } = batch(6, 3);
+      const { x, y } = tinyBatch(6, 3);
       const losses: number[] = [];
       for (let t = 0; t < 3; t++) {
         const r = await rep.step(x, y);
@@ -66,9 +55,9 @@ describe('ReplicatedTrainingSession', () => {
   });
 
   it('rejects a bad batch, and fails a step (not hangs) when a replica fails, then steps again', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const rep = await ReplicatedTrainingSession.create(model, model.initParams(0), 2);
-    const { x, y } = batch(4, 1);
+    const { x, y } = tinyBatch(4, 1);
     await expect(rep.step(x, y.slice(0, 3))).rejects.toThrow('3 labels for a batch of 4');
     const bad = y.slice();
     bad[3] = 7n; // a label outside the 3 classes makes ORT's loss kernel throw in the replica
@@ -103,7 +92,7 @@ describe('planReplicas / createTrainingSession', () => {
     const a = await createTrainingSession(cnn, cnn.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
     expect(a).toBeInstanceOf(ReplicatedTrainingSession);
     await a.release();
-    const tiny = buildModel(spec);
+    const tiny = buildModel(TINY_CNN);
     const b = await createTrainingSession(tiny, tiny.initParams(0), { threads: 2, batch: 64, replicas: 'auto' });
     expect(b).toBeInstanceOf(TrainingSession);
     await b.release();

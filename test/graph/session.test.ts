@@ -8,25 +8,15 @@ import { InputError } from '../../src/errors.js';
 import { Rng } from '../../src/graph/init.js';
 import { buildModel } from '../../src/graph/models/index.js';
 import { createSession, ForwardSession, TrainingSession } from '../../src/graph/session.js';
-import { relErr } from './helpers.js';
-
-const spec = { arch: 'mnist_cnn', inputShape: [1, 12, 12], numClasses: 3, width: 8 } as const;
-
-function batch(n: number, seed: number) {
-  const rng = new Rng(seed, 'batch');
-  return {
-    x: Float32Array.from({ length: n * 144 }, () => rng.normal()),
-    y: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rng.uniform() * 3))),
-  };
-}
+import { relErr, TINY_CNN, tinyBatch } from './helpers.js';
 
 describe('TrainingSession', () => {
   it('feeds the persistent parameter arrays without copying; in-place updates are seen', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const params = model.initParams(1);
     const s = await TrainingSession.create(model, params, { threads: 1 });
     for (const [name, arr] of params) expect(s.paramTensor(name)!.data).toBe(arr);
-    const { x, y } = batch(4, 2);
+    const { x, y } = tinyBatch(4, 2);
     const before = await s.step(x, y);
     const w = params.get('classifier.weight')!;
     for (let i = 0; i < w.length; i++) w[i] -= 0.5 * before.grads.get('classifier.weight')![i];
@@ -39,14 +29,14 @@ describe('TrainingSession', () => {
   });
 
   it('a frozen featurizer gives a head-only graph with the same head gradients', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const params = model.initParams(3);
     const frozen = new Set(model.params.filter((p) => p.group === 'featurizer').map((p) => p.name));
     const full = await TrainingSession.create(model, params, { threads: 1 });
     const head = await TrainingSession.create(model, params, { threads: 1, frozen });
     expect(head.graph.grads).toEqual(['classifier.weight', 'classifier.bias']);
     expect(head.graph.nodeCount).toBeLessThan(full.graph.nodeCount / 2);
-    const { x, y } = batch(5, 4);
+    const { x, y } = tinyBatch(5, 4);
     const a = await full.step(x, y), b = await head.step(x, y);
     expect([...b.grads.keys()]).toEqual(['classifier.weight', 'classifier.bias']);
     expect(b.loss).toBeCloseTo(a.loss, 6);
@@ -55,10 +45,10 @@ describe('TrainingSession', () => {
   });
 
   it('draws dropout masks from the step seed: same seed same bits, other seed other loss', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const s = await TrainingSession.create(model, model.initParams(5), { threads: 1, dropoutP: 0.5 });
     expect(s.graph.masks).toEqual([{ name: 'featurizer.dropout.mask', perExample: [16], p: 0.5 }]);
-    const { x, y } = batch(4, 6);
+    const { x, y } = tinyBatch(4, 6);
     const a = await s.step(x, y, 42), b = await s.step(x, y, 42), c = await s.step(x, y, 43);
     expect(b.loss).toBe(a.loss);
     expect(b.grads.get('featurizer.conv1.weight')).toEqual(a.grads.get('featurizer.conv1.weight'));
@@ -82,10 +72,10 @@ describe('TrainingSession', () => {
   });
 
   it('rejects bad inputs with one-line errors naming the argument', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const params = model.initParams(0);
     const s = await TrainingSession.create(model, params, { threads: 1 });
-    const { x, y } = batch(2, 0);
+    const { x, y } = tinyBatch(2, 0);
     await expect(s.step(x.subarray(1), y)).rejects.toThrow(InputError);
     await expect(s.step(x, y.subarray(1))).rejects.toThrow('y: 1 labels for a batch of 2');
     const missing = new Map(params);
@@ -98,17 +88,17 @@ describe('TrainingSession', () => {
     const main = createRequire(import.meta.url).resolve('onnxruntime-node');
     const lib = join(dirname(main), '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
     if (existsSync(lib)) return; // a CUDA-enabled install: nothing to check here
-    await expect(createSession(buildModel(spec).forwardGraph().bytes, { executionProvider: 'cuda' })).rejects.toThrow(/execution provider: cuda is not available/);
+    await expect(createSession(buildModel(TINY_CNN).forwardGraph().bytes, { executionProvider: 'cuda' })).rejects.toThrow(/execution provider: cuda is not available/);
   });
 });
 
 describe('ForwardSession', () => {
   it('shares the parameter arrays and matches the training graph logits without dropout', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(TINY_CNN);
     const params = model.initParams(9);
     const f = await ForwardSession.create(model, params, { threads: 1 });
     const t = await TrainingSession.create(model, params, { threads: 1, logits: true });
-    const { x, y } = batch(3, 10);
+    const { x, y } = tinyBatch(3, 10);
     const logits = await f.logits(x);
     expect(logits.length).toBe(9);
     expect(relErr(logits, (await t.step(x, y)).logits!)).toBeLessThan(1e-6);
