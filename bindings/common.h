@@ -94,11 +94,15 @@ struct ByteView {
   size_t size;
 };
 
+// Read through the view itself, not TypedArray::ArrayBuffer(): that rejects SharedArrayBuffer-backed
+// arrays, which the training replicas sum their gradients from.
 inline ByteView Bytes(Napi::Env env, Napi::Value v, const std::string& name) {
   if (!v.IsTypedArray()) throw TypeErr(env, name + " must be a typed array or Buffer");
   auto a = v.As<Napi::TypedArray>();
-  auto buf = a.ArrayBuffer();
-  return {static_cast<uint8_t*>(buf.Data()) + a.ByteOffset(), a.ByteLength()};
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, a, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok)
+    throw TypeErr(env, name + ": cannot read the array");
+  return {static_cast<uint8_t*>(data), a.ByteLength()};
 }
 
 }  // namespace rtb

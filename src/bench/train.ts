@@ -77,6 +77,7 @@ const LEVERS: { label: string; tuning: Partial<Tuning>; resnetOnly?: boolean }[]
   { label: 'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convLayout: 'nchw', convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' } },
   { label: 'without NCHWc convolutions (standard Conv: im2col + GEMM)', tuning: { convLayout: 'nchw' } },
   { label: 'without Gather-im2col dW (one-hot Conv + MatMul)', tuning: { convWeightGrad: 'onehot' } },
+  { label: 'without batch-innermost im2col dW (batch-major rows, packed by the Gemm)', tuning: { convWeightGrad: 'gather' } },
   { label: 'without fused norm (ReduceMean chains)', tuning: { norm: 'decomposed' } },
   { label: 'without float-mask ReLU backward (Where)', tuning: { reluGrad: 'where' } },
   { label: 'without ConvTranspose dX on small maps (flipped-kernel Conv everywhere)', tuning: { convInputGrad: 'conv' }, resnetOnly: true },

@@ -33,6 +33,12 @@ export interface TrainStreamOptions {
   readonly runSeed: number;
   /** Folder datasets: apply the training augmentation (default true, as DomainBed). Ignored for tensor data. */
   readonly augment?: boolean;
+  /**
+   * Tensor datasets: translate each training image by up to this many pixels in each direction,
+   * filling with black (torchvision's RandomCrop(size, padding=shift)); default 0. Folder datasets
+   * have their own augmentation and reject it.
+   */
+  readonly shift?: number;
 }
 
 export interface IndexStreamOptions {
@@ -61,6 +67,8 @@ interface Plan {
   count: number;
   index: Int32Array;
   seeds: number[] | null;
+  /** Tensor data: per-row (dy, dx) offsets, interleaved; null = unshifted. */
+  shifts: Int16Array | null;
 }
 
 type Fill = (plan: Plan, x: Float32Array) => Promise<void> | void;
@@ -70,11 +78,35 @@ function tensorFill(ds: TensorDataset): Fill {
   const lut = new Float32Array(256);
   for (let v = 0; v < 256; v++) lut[v] = v / 255;
   const images = ds.images;
+  const [channels, height, width] = ds.shape;
   return (plan, x) => {
     for (let r = 0; r < plan.count; r++) {
       const s = plan.index[r] * per;
       const d = r * per;
-      for (let k = 0; k < per; k++) x[d + k] = lut[images[s + k]];
+      if (!plan.shifts) {
+        for (let k = 0; k < per; k++) x[d + k] = lut[images[s + k]];
+        continue;
+      }
+      // Output pixel (i, j) reads source (i + dy, j + dx): RandomCrop's crop of the padded image at
+      // top = shift + dy, left = shift + dx. Outside the source is the zero padding.
+      const dy = plan.shifts[2 * r];
+      const dx = plan.shifts[2 * r + 1];
+      const j0 = Math.max(0, -dx);
+      const j1 = Math.min(width, width - dx);
+      for (let c = 0; c < channels; c++) {
+        for (let i = 0; i < height; i++) {
+          const row = d + (c * height + i) * width;
+          const si = i + dy;
+          if (si < 0 || si >= height) {
+            x.fill(0, row, row + width);
+            continue;
+          }
+          const src = s + (c * height + si) * width + dx;
+          x.fill(0, row, row + j0);
+          for (let j = j0; j < j1; j++) x[row + j] = lut[images[src + j]];
+          x.fill(0, row + j1, row + width);
+        }
+      }
     }
   };
 }
@@ -154,17 +186,25 @@ export function createLoader(ds: DomainDataset, opts: LoaderOptions = {}): DataL
         if (p.length === 0) throw new InputError(`domain ${ds.domains[o.domains[i]]}`, 'no samples to draw training batches from');
       });
       const rs = new RandomState(o.runSeed >>> 0);
+      const shift = o.shift ?? 0;
+      if (!Number.isInteger(shift) || shift < 0 || shift >= Math.min(ds.shape[1], ds.shape[2])) {
+        throw new InputError('shift', `must be an integer from 0 to ${Math.min(ds.shape[1], ds.shape[2]) - 1} pixels, got ${shift}`);
+      }
+      if (shift > 0 && augmentable) throw new InputError('shift', 'image folders have their own training augmentation; shift is for tensor datasets');
       const augRs = augmentable && o.augment !== false ? new RandomState(seedHash(o.runSeed, 'augment')) : null;
+      const shiftRs = shift > 0 ? new RandomState(seedHash(o.runSeed, 'shift')) : null;
       const bs = o.batchSizePerDomain;
       const total = bs * o.domains.length;
       const seeds: number[] | null = augRs ? new Array<number>(total) : null;
+      const shifts = shiftRs ? new Int16Array(2 * total) : null;
       const plan = (index: Int32Array): Plan => {
         for (let d = 0; d < o.pools.length; d++) {
           const pool = o.pools[d];
           for (let k = 0; k < bs; k++) index[d * bs + k] = pool[rs.randint(0, pool.length)];
         }
         if (seeds) for (let r = 0; r < total; r++) seeds[r] = augRs!.nextUint32();
-        return { count: total, index, seeds };
+        if (shifts) for (let k = 0; k < 2 * total; k++) shifts[k] = shiftRs!.randint(-shift, shift + 1);
+        return { count: total, index, seeds, shifts };
       };
       return new PrefetchStream(ds, total, plan, fill, ds.kind === 'tensor');
     },
@@ -180,7 +220,7 @@ export function createLoader(ds: DomainDataset, opts: LoaderOptions = {}): DataL
         index.set(indices.subarray(at, at + count));
         at += count;
         if (seeds) for (let r = 0; r < count; r++) seeds[r] = augRs!.nextUint32();
-        return { count, index, seeds: seeds ? seeds.slice(0, count) : null };
+        return { count, index, seeds: seeds ? seeds.slice(0, count) : null, shifts: null };
       };
       return new PrefetchStream(ds, bs, plan, fill, ds.kind === 'tensor');
     },

@@ -16,8 +16,12 @@ export type Mode = 'train' | 'eval';
  * within run-to-run noise for some (see the bench for numbers).
  */
 export interface Tuning {
-  /** Conv2d dW: 'gather' = NHWC-row Gather im2col + one Gemm; 'onehot' = one-hot Conv im2col + MatMul; 'auto' picks per layer. */
-  convWeightGrad: 'auto' | 'gather' | 'onehot';
+  /**
+   * Conv2d dW: 'batchMinor' = Gather im2col with the batch innermost + one Gemm that reads it
+   * unpacked; 'gather' = the same with batch-major NHWC rows (packed by the Gemm); 'onehot' =
+   * one-hot Conv im2col + MatMul; 'auto' = batchMinor, or onehot for layers with few input channels.
+   */
+  convWeightGrad: 'auto' | 'gather' | 'batchMinor' | 'onehot';
   /** Stride-1 Conv2d dX: 'conv' = Conv with the flipped kernel; 'convTranspose'; 'auto' = by output size. */
   convInputGrad: 'auto' | 'conv' | 'convTranspose';
   /** GroupNorm / BatchNorm: 'fused' = LayerNormalization forward, sums-based backward; 'decomposed' = ReduceMean chains. */

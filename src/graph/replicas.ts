@@ -10,6 +10,7 @@
 // arrays stay the master that the optimizer updates in place. Training-mode BatchNorm would see
 // per-replica batch statistics, so graphs with buffer updates are not replicated (planReplicas).
 import type { Worker } from 'node:worker_threads';
+import { native } from '../../bindings/native.js';
 import { startWorker } from '../data/ts-worker.js';
 import { InputError } from '../errors.js';
 import type { TrainingGraph, TrainingGraphOptions } from './compile.js';
@@ -85,7 +86,8 @@ const sharedCopy = (a: Float32Array) => {
 
 interface Replica {
   readonly worker: Worker;
-  readonly grads: Map<string, Float32Array>;
+  /** Every gradient output back to back (graph.grads order), as bytes for the native sum. */
+  readonly flatGrads: Uint8Array;
   /** The pending request's settlement. */
   pending?: { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void };
   failed?: Error;
@@ -133,9 +135,9 @@ export class ReplicatedTrainingSession {
     const started: Replica[] = [];
     try {
       for (let k = 0; k < replicas; k++) {
-        const grads = new Map(graph.grads.map((n) => [n, new Float32Array(new SharedArrayBuffer(params.get(n)!.byteLength))]));
-        const init: ReplicaInit = { graph, specs: model.params, inputShape: model.spec.inputShape, staging, grads, threads: threadsEach };
-        const r: Replica = { worker: startWorker(new URL('./replica-worker.js', import.meta.url), { workerData: init }), grads };
+        const flat = new Float32Array(new SharedArrayBuffer(4 * gradElements(graph, params)));
+        const init: ReplicaInit = { graph, specs: model.params, inputShape: model.spec.inputShape, staging, grads: gradViews(graph, params, flat), threads: threadsEach };
+        const r: Replica = { worker: startWorker(new URL('./replica-worker.js', import.meta.url), { workerData: init }), flatGrads: new Uint8Array(flat.buffer) };
         started.push(r);
         listen(r);
       }
@@ -174,17 +176,9 @@ export class ReplicatedTrainingSession {
     const w = rows.map(([a, b]) => (b - a) / n);
     let loss = 0;
     settled.forEach((r, k) => (loss += w[k] * ((r as PromiseFulfilledResult<ReplicaReply>).value as { loss: number }).loss));
-    const grads = new Map<string, Float32Array>();
-    for (const name of this.graph.grads) {
-      const g = new Float32Array(this.params.get(name)!.length);
-      const parts = rows.map((_, k) => this.replicas[k].grads.get(name)!);
-      for (let i = 0; i < g.length; i++) {
-        let s = 0;
-        for (let k = 0; k < R; k++) s += w[k] * parts[k][i];
-        g[i] = s;
-      }
-      grads.set(name, g);
-    }
+    // Σ w_k·g_k over the flat gradient buffers in one native pass (the checkpoint average's kernel).
+    const sum = native().averageKernel(rows.map((_, k) => this.replicas[k].flatGrads), rows.map(() => 'F32' as const), w, 'F32').out;
+    const grads = gradViews(this.graph, this.params, new Float32Array(sum.buffer, sum.byteOffset, sum.byteLength / 4));
     return { loss, grads };
   }
 
@@ -193,6 +187,20 @@ export class ReplicatedTrainingSession {
     this.released = true;
     await Promise.all(this.replicas.map((r) => request(r, { type: 'release' }).catch(() => undefined).then(() => r.worker.terminate())));
   }
+}
+
+const gradElements = (graph: TrainingGraph, params: ReadonlyMap<string, Float32Array>) => graph.grads.reduce((a, n) => a + params.get(n)!.length, 0);
+
+/** Per-parameter views, in graph.grads order, into one flat gradient array. */
+function gradViews(graph: TrainingGraph, params: ReadonlyMap<string, Float32Array>, flat: Float32Array): Map<string, Float32Array> {
+  const views = new Map<string, Float32Array>();
+  let at = 0;
+  for (const n of graph.grads) {
+    const len = params.get(n)!.length;
+    views.set(n, flat.subarray(at, at + len));
+    at += len;
+  }
+  return views;
 }
 
 /**
@@ -208,7 +216,7 @@ export async function createTrainingSession(
   const { batch, replicas, ...graphOpts } = o;
   const graph = await compileFor(model, graphOpts);
   const whole = !!(o.logits || o.gradInputs?.length);
-  const trainable = graph.grads.reduce((a, name) => a + params.get(name)!.length, 0);
+  const trainable = gradElements(graph, params);
   const macsPerParam = (macsPerExample(model.roles.net) * batch) / Math.max(1, trainable);
   const plan = planReplicas(o.threads, batch, whole ? 1 : replicas, { cuda, updatesBuffers: graph.bufferUpdates.length > 0, macsPerParam });
   if (plan.replicas > 1) return ReplicatedTrainingSession.fromGraph(graph, model, params, plan.replicas, plan.threadsEach);

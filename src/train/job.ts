@@ -69,6 +69,8 @@ const jobSchema = z
        * the exported model.onnx does it itself. Absent (the pipeline's jobs) means raw [0, 1] pixels.
        */
       standardize: z.boolean().optional(),
+      /** Tensor datasets: random translation of training images by up to this many pixels (src/data/loader.ts); absent means none. */
+      shift: z.number().int().min(1).optional(),
     }),
     hparams: z.strictObject({
       lr: z.number().positive().finite(),

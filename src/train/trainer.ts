@@ -211,7 +211,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
       if (opts.signal?.aborted) throw new InputError('training', 'cancelled during evaluation');
       return fwd!.logits(prepare(b.x));
     };
-    const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed });
+    const stream = loader.trainStream({ domains: data.trainDomains, pools: data.pools, batchSizePerDomain: h.batchPerDomain, runSeed: job.seeds.runSeed, shift: job.data.shift });
     time.setup = now() - t0;
     let lossSum = 0;
     let lossCount = 0;

@@ -275,4 +275,13 @@ describe('averageKernel: arguments', () => {
     expect(() => nat.averageKernel([a], ['F32'], [NaN], 'F32')).toThrow(/weights\[0\]/);
     expect(() => nat.averageKernel(['x' as unknown as Uint8Array], ['F32'], [1], 'F32')).toThrow(TypeError);
   });
+
+  it('reads views of SharedArrayBuffers (the training replicas\' gradients), offsets included', () => {
+    const shared = new Float32Array(new SharedArrayBuffer(4 * 10));
+    shared.set([9, 9, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const plain = Float32Array.of(10, 20, 30, 40, 50, 60, 70, 80);
+    const view = new Uint8Array(shared.buffer, 8, 32);
+    const r = nat.averageKernel([view, new Uint8Array(plain.buffer)], ['F32', 'F32'], [0.5, 0.25], 'F32');
+    expect(Array.from(new Float32Array(r.out.buffer, r.out.byteOffset, 8))).toEqual([3, 6, 9, 12, 15, 18, 21, 24]);
+  });
 });

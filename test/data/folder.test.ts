@@ -200,6 +200,7 @@ describe('folder batches', () => {
     try {
       const s1 = inproc.trainStream({ domains: [0, 1], pools, batchSizePerDomain: 3, runSeed: 9 });
       const s2 = workers.trainStream({ domains: [0, 1], pools, batchSizePerDomain: 3, runSeed: 9 });
+      expect(() => inproc.trainStream({ domains: [0, 1], pools, batchSizePerDomain: 3, runSeed: 9, shift: 2 })).toThrowError(/image folders have their own training augmentation/);
       for (let step = 0; step < 2; step++) {
         const a = (await s1.next())!;
         const b = (await s2.next())!;

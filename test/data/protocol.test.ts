@@ -130,6 +130,53 @@ describe('training batches', () => {
     expect(second.x.buffer).not.toBe(first.x.buffer);
   });
 
+  it('shift: each row is its sample translated by at most `shift` pixels with zero fill, drawn from the same indices', async () => {
+    const splits = makeSplits(ds, 0);
+    const pools = trainingPools(ds, splits, [0]);
+    const loader = createLoader(ds);
+    const plain = loader.trainStream({ domains: [0], pools, batchSizePerDomain: 32, runSeed: 5 });
+    const shifted = loader.trainStream({ domains: [0], pools, batchSizePerDomain: 32, runSeed: 5, shift: 2 });
+    const again = loader.trainStream({ domains: [0], pools, batchSizePerDomain: 32, runSeed: 5, shift: 2 });
+    const seen = new Set<string>();
+    for (let step = 0; step < 2; step++) {
+      const p = (await plain.next())!;
+      const pIndex = Array.from(p.index);
+      const s = (await shifted.next())!;
+      expect(Array.from(s.index)).toEqual(pIndex);
+      const sX = s.x.slice();
+      expect((await again.next())!.x).toEqual(sX);
+      for (let r = 0; r < 32; r++) {
+        const src = ds.images.subarray(pIndex[r] * 784, (pIndex[r] + 1) * 784);
+        const row = sX.subarray(r * 784, (r + 1) * 784);
+        const matches: string[] = [];
+        for (let dy = -2; dy <= 2; dy++) {
+          for (let dx = -2; dx <= 2; dx++) {
+            let same = true;
+            for (let i = 0; i < 28 && same; i++) {
+              for (let j = 0; j < 28 && same; j++) {
+                const si = i + dy;
+                const sj = j + dx;
+                const want = si < 0 || si >= 28 || sj < 0 || sj >= 28 ? 0 : Math.fround(src[si * 28 + sj] / 255);
+                same = row[i * 28 + j] === want;
+              }
+            }
+            if (same) matches.push(`${dy},${dx}`);
+          }
+        }
+        expect(matches.length).toBeGreaterThan(0);
+        if (matches.length === 1) seen.add(matches[0]);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(10); // the offsets vary over the 5 × 5 possibilities
+  });
+
+  it('shift: rejects offsets that leave no image', () => {
+    const loader = createLoader(ds);
+    const pools = [new Int32Array([0, 1, 2])];
+    expect(() => loader.trainStream({ domains: [0], pools, batchSizePerDomain: 4, runSeed: 0, shift: 28 })).toThrowError(/shift: must be an integer from 0 to 27 pixels, got 28/);
+    expect(() => loader.trainStream({ domains: [0], pools, batchSizePerDomain: 4, runSeed: 0, shift: 1.5 })).toThrowError(/shift/);
+  });
+
   it('rejects bad options with one-line errors', () => {
     const loader = createLoader(ds);
     expect(() => loader.trainStream({ domains: [0], pools: [], batchSizePerDomain: 4, runSeed: 0 })).toThrowError(/one index pool per training domain/);

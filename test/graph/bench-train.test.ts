@@ -45,6 +45,7 @@ describe('bench train', () => {
       'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)',
       'without NCHWc convolutions (standard Conv: im2col + GEMM)',
       'without Gather-im2col dW (one-hot Conv + MatMul)',
+      'without batch-innermost im2col dW (batch-major rows, packed by the Gemm)',
       'without fused norm (ReduceMean chains)',
       'without float-mask ReLU backward (Where)',
       "one session, intra-op threads spinning (ORT's default)",

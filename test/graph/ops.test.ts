@@ -15,6 +15,7 @@ import { evaluate } from './reference/eval.js';
 const TUNINGS: Record<string, Partial<Tuning>> = {
   default: {},
   alternative: { convWeightGrad: 'gather', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' },
+  'batch-minor dW': { convWeightGrad: 'batchMinor' },
 };
 let tuning: Partial<Tuning> = {};
 const opCase = (input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number } = {}) => makeCase(input, build, { ...o, tuning });

@@ -27,6 +27,7 @@ interface RawOptions {
   dev?: string;
   /** undefined: on for a model trained from scratch on tensor data (see fromScratchOnTensors). */
   standardize?: boolean;
+  shift?: string;
   steps?: string;
   batch: string;
   optim: string;
@@ -65,6 +66,7 @@ const OPTION_OF: Record<string, string> = {
   'job.data.holdout.valFraction': '--val-fraction',
   'job.data.holdout.devSize': '--dev',
   'job.data.standardize': '--standardize',
+  'job.data.shift': '--shift',
   'job.hparams.lr': '--lr',
   'job.hparams.schedule': '--schedule',
   'job.hparams.warmupSteps': '--warmup-steps',
@@ -126,6 +128,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
         ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction), ...devSize } }
         : {}),
       standardize: o.standardize ?? fromScratchOnTensors,
+      ...(o.shift !== undefined && int('--shift', o.shift) > 0 ? { shift: int('--shift', o.shift) } : {}),
     },
     hparams: {
       lr: parseNumberOption('--lr', o.lr),
@@ -205,6 +208,7 @@ export function trainCommand(): Command {
     .option('--dev <n>', 'tuning without the test set: it is left out of everything and n of the other samples are scored in its place')
     .option('--standardize', 'standardise inputs by the training samples\' mean/std, inside model.onnx too (default for models trained from scratch on non-folder data)')
     .option('--no-standardize', 'feed raw [0, 1] pixels')
+    .option('--shift <px>', 'tensor data: translate training images randomly by up to px pixels each way, zero-filled (RandomCrop with padding)')
     .option('--steps <n>', 'total updates, head-only ones included')
     .option('--batch <n>', 'examples per training domain per step', '64')
     .option('--optim <name>', 'adam, adamw or sgd', 'adam')

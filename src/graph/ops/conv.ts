@@ -1,7 +1,8 @@
 // Conv2d (square kernel, stride, padding, groups incl. depthwise, optional bias; dilation 1).
 // Backward uses the formulations measured fastest on ORT CPU (ort-training-prototype.md §1, §3,
 // src/bench/train.ts): dX by Conv with the flipped kernel (stride 1) or ConvTranspose; dW by a
-// Gather im2col + one Gemm, or by one-hot im2col + MatMul for layers with few input channels.
+// Gather im2col + one Gemm (the batch innermost by default, batch-major as a lever), or by
+// one-hot im2col + MatMul for layers with few input channels.
 import type { Attrs, IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
 import { saved } from '../op.js';
@@ -101,8 +102,7 @@ function inputGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
     // Stride 1: a Conv of dY with the kernel flipped and its in/out channels swapped.
     let wt = W;
     if (block) {
-      const flipped = a.k > 1 ? g.e.node('Slice', [W, ...flipAxes(g, a.k)], g.tmp('wFlip')) : W;
-      nchwcConv(g.e, dy, flipped, undefined, dxShape, block, g.GI(0), { transposed: true, tmp: g.tmp.bind(g) });
+      nchwcConv(g.e, dy, W, undefined, dxShape, block, g.GI(0), { transposed: true, flip: a.k > 1, tmp: g.tmp.bind(g) });
       return;
     }
     const cig = ci / a.groups, cog = co / a.groups;
@@ -134,9 +134,10 @@ function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci] = spatial(g.net, g.I(0), g.n.name);
   const pointwise = a.k === 1 && a.stride === 1 && a.pad === 0;
   const mode = g.tuning.convWeightGrad;
-  const gather = !pointwise && (mode === 'gather' || (mode === 'auto' && ci / a.groups >= GATHER_MIN_CHANNELS));
-  if (gather) gatherWeightGrad(g, a, dy);
-  else oneHotWeightGrad(g, a, dy);
+  const gather = !pointwise && (mode === 'gather' || mode === 'batchMinor' || (mode === 'auto' && ci / a.groups >= GATHER_MIN_CHANNELS));
+  if (!gather) oneHotWeightGrad(g, a, dy);
+  else if (mode === 'gather') gatherWeightGrad(g, a, dy);
+  else batchMinorWeightGrad(g, a, dy);
 }
 
 /**
@@ -175,6 +176,49 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const gw = G === 1 ? parts[0] : e.node('Concat', parts, g.tmp('dw2'), { axis: 0 });
   const w4 = e.node('Reshape', [gw, e.i64([co, a.k, a.k, cig])], g.tmp('dwHwc'));
   e.node('Transpose', [w4], g.GI(1), { perm: [0, 3, 1, 2] });
+}
+
+/**
+ * dWᵀ = cols[k²·Ci, P·N] · dY[Co, P·N]ᵀ in one Gemm (per group), with the batch as the innermost
+ * axis of both. MLAS packs only its B operand and reads A in place, so putting the im2col (the
+ * big matrix: k²·Ci × P·N) first leaves just dY (Co × P·N) to pack, where the batch-major
+ * formulation above packs the whole im2col. cols gathers rows of N floats from X laid out
+ * [Ci, H·W + 1, N] (the extra position is the zero padding tap).
+ */
+function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+  const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
+  const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
+  const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
+  const index = e.constI64(`im2col/taps/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
+    const idx: number[] = [];
+    for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) {
+      const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
+      idx.push(sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w);
+    }
+    return idx;
+  });
+  const x3 = e.node('Reshape', [g.I(0), e.i64([0, ci, h * w])], g.tmp('x3'));
+  const xt = e.node('Transpose', [x3], g.tmp('xBatchMinor'), { perm: [1, 2, 0] }); // [Ci, HW, N]
+  const zeroShape = e.node('Concat', [e.i64([ci, 1]), e.node('Shape', [x3], g.tmp('batch'), { end: 1 })], g.tmp('zeroColShape'), { axis: 0 });
+  const rows = e.node('Concat', [xt, e.node('ConstantOfShape', [zeroShape], g.tmp('zeroCol'))], g.tmp('xRowsZ'), { axis: 1 });
+  const taps = e.node('Gather', [rows, index], g.tmp('taps'), { axis: 1 }); // [Ci, k²·P, N]
+  const cols = e.node('Reshape', [taps, e.i64([ci * kk, -1])], g.tmp('cols'));
+  const dy3 = e.node('Reshape', [dy, e.i64([0, co, P])], g.tmp('dy3'));
+  const d2 = e.node('Reshape', [e.node('Transpose', [dy3], g.tmp('dyT'), { perm: [1, 2, 0] }), e.i64([co, -1])], g.tmp('dy2'));
+  const colsG = G === 1 ? [cols] : splitRows(g, cols, G, 'cols');
+  const dyG = G === 1 ? [d2] : splitRows(g, d2, G, 'dy');
+  // Per group [cig·k², cog]; side by side they are [cig·k², Co] in group order.
+  const parts = colsG.map((c, j) => e.node('Gemm', [c, dyG[j]], g.tmp(G === 1 ? 'dwT' : `dwT${j}`), { transB: 1 }));
+  const dwt = G === 1 ? parts[0] : e.node('Concat', parts, g.tmp('dwT'), { axis: 1 });
+  const t3 = e.node('Transpose', [e.node('Reshape', [dwt, e.i64([cig, kk, co])], g.tmp('dwTTaps'))], g.tmp('dw3'), { perm: [2, 0, 1] });
+  e.node('Reshape', [t3, e.i64([co, cig, a.k, a.k])], g.GI(1));
+}
+
+/** The G row blocks of a 2-D value, as G separate values. */
+function splitRows(g: GradCtx, v: string, G: number, tag: string): string[] {
+  const outs = Array.from({ length: G }, (_, j) => g.tmp(`${tag}Group${j}`));
+  g.e.node('Split', [v], outs, { axis: 0 });
+  return outs;
 }
 
 /** The G channel blocks of an NCHW value, as G separate values. */

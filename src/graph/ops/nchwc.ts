@@ -31,28 +31,48 @@ export function nchwcFits(s: NchwcConvShape, block: number): boolean {
 /**
  * The filter in the layout the kernel reads: OIHWBiBo ([Co/B, Ci/B, kh, kw, B_i, B_o]) for
  * blocked input, OIHWBo ([Co/B, Ci, kh, kw, B_o]) for NCHW input. `transposed`: the filter is
- * w with its two channel axes swapped (w is [Ci, Co, kh, kw] for a [Co]-output convolution),
- * done in the same Transpose. Returned as a [Co, Ci, kh, kw] value, the shape the kernel takes
- * its geometry from.
+ * w with its two channel axes swapped (w is [Ci, Co, kh, kw] for a [Co]-output convolution);
+ * `flip`: its kernel also turned by 180° (dX of a stride-1 conv). Returned as a [Co, Ci, kh, kw]
+ * value, the shape the kernel takes its geometry from.
+ *
+ * One 6-D Transpose does it, but ORT runs such a permutation element by element (~0.8 ms for a
+ * 128×128×3×3 filter); instead a 3-D transpose that moves one axis (MLAS's fast 2-D transpose)
+ * brings the output-channel lanes innermost, and a second one moves 16-float rows.
  */
-function reorderFilter(e: OnnxEmitter, w: string, s: NchwcConvShape, block: number, transposed: boolean, tmp: (t: string) => string): string {
-  const B = block, kk = [s.kh, s.kw];
-  let split: number[], perm: number[];
-  if (s.ci % B === 0) {
-    // Axes after the split: o-block, o-in-block, i-block, i-in-block, kh, kw (or i/o swapped).
-    split = transposed ? [s.ci / B, B, s.co / B, B, ...kk] : [s.co / B, B, s.ci / B, B, ...kk];
-    perm = transposed ? [2, 0, 4, 5, 1, 3] : [0, 2, 4, 5, 3, 1];
+function reorderFilter(e: OnnxEmitter, w: string, s: NchwcConvShape, block: number, o: { transposed: boolean; flip: boolean }, tmp: (t: string) => string): string {
+  const B = block, kk = s.kh * s.kw;
+  const blockedIn = s.ci % B === 0;
+  let lanes: string; // [·, kk, B_o] rows with the output lane innermost
+  let perm: number[], split: number[];
+  if (!o.transposed) {
+    // [Co/B, B_o, Ci·kk] → [Co/B, Ci·kk, B_o]
+    lanes = e.node('Transpose', [e.node('Reshape', [w, e.i64([s.co / B, B, s.ci * kk])], tmp('wRows'))], tmp('wLanes'), { perm: [0, 2, 1] });
+    if (!blockedIn) return e.node('Reshape', [lanes, e.i64([s.co, s.ci, s.kh, s.kw])], tmp('wNchwc'));
+    // [Co/B·Ci/B, B_i, kk, B_o] → [Co/B·Ci/B, kk, B_i, B_o]
+    split = [(s.co / B) * (s.ci / B), B, kk, B];
+    perm = [0, 2, 1, 3];
   } else {
-    split = transposed ? [s.ci, s.co / B, B, ...kk] : [s.co / B, B, s.ci, ...kk];
-    perm = transposed ? [1, 0, 3, 4, 2] : [0, 2, 3, 4, 1];
+    // w [Ci, Co, kk] → [Ci, kk, Co]; the flip reverses the kk taps (rows of Co floats).
+    let t = e.node('Transpose', [e.node('Reshape', [w, e.i64([s.ci, s.co, kk])], tmp('wRows'))], tmp('wLanes'), { perm: [0, 2, 1] });
+    if (o.flip) t = e.node('Gather', [t, e.constI64(`taps/reversed/${kk}`, () => Array.from({ length: kk }, (_, j) => kk - 1 - j))], tmp('wFlip'), { axis: 1 });
+    lanes = t;
+    if (blockedIn) {
+      // [Ci/B, B_i, kk, Co/B, B_o] → [Co/B, Ci/B, kk, B_i, B_o]
+      split = [s.ci / B, B, kk, s.co / B, B];
+      perm = [3, 0, 2, 1, 4];
+    } else {
+      // [Ci, kk, Co/B, B_o] → [Co/B, Ci, kk, B_o]
+      split = [s.ci, kk, s.co / B, B];
+      perm = [2, 0, 1, 3];
+    }
   }
-  const blocked = e.node('Transpose', [e.node('Reshape', [w, e.i64(split)], tmp('wSplit'))], tmp('wBlocked'), { perm });
+  const blocked = e.node('Transpose', [e.node('Reshape', [lanes, e.i64(split)], tmp('wSplit'))], tmp('wBlocked'), { perm });
   return e.node('Reshape', [blocked, e.i64([s.co, s.ci, s.kh, s.kw])], tmp('wNchwc'));
 }
 
 /**
  * y = conv(x, w) + bias (optionally ReLU'd), x and y NCHW; internally ReorderInput → NCHWc Conv
- * → ReorderOutput. `transposed` as in reorderFilter (dX of a stride-1 conv: w flipped by the caller).
+ * → ReorderOutput. `transposed` and `flip` as in reorderFilter (both for dX of a stride-1 conv).
  */
 export function nchwcConv(
   e: OnnxEmitter,
@@ -62,10 +82,10 @@ export function nchwcConv(
   s: NchwcConvShape,
   block: number,
   out: string,
-  o: { transposed?: boolean; relu?: boolean; tmp: (t: string) => string },
+  o: { transposed?: boolean; flip?: boolean; relu?: boolean; tmp: (t: string) => string },
 ): string {
   const xb = s.ci % block === 0 ? e.node('ReorderInput', [x], o.tmp('xNchwc'), {}, NCHWC_DOMAIN) : x;
-  const wb = reorderFilter(e, w, s, block, o.transposed ?? false, o.tmp);
+  const wb = reorderFilter(e, w, s, block, { transposed: o.transposed ?? false, flip: o.flip ?? false }, o.tmp);
   const attrs = {
     kernel_shape: [s.kh, s.kw],
     strides: [s.stride, s.stride],
