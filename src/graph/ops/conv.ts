@@ -76,8 +76,12 @@ export const conv: OpDef = {
     const a = n.attrs as ConvAttrs;
     const dy = g.GO(0)!;
     if (g.needs(0)) inputGrad(g, a, dy);
-    if (g.needs(1)) weightGrad(g, a, dy);
-    if (a.bias && g.needs(2)) g.e.reduceSum(dy, [0, 2, 3], g.GI(2), false);
+    // The batch-minor dW leaves dY as [Co, P·N]: summing its rows reads contiguous memory just written.
+    const dyRows = g.needs(1) ? weightGrad(g, a, dy) : undefined;
+    if (a.bias && g.needs(2)) {
+      if (dyRows) g.e.reduceSum(dyRows, [1], g.GI(2), false);
+      else g.e.reduceSum(dy, [0, 2, 3], g.GI(2), false);
+    }
   },
 };
 
@@ -130,14 +134,16 @@ function flipAxes(g: GradCtx, k: number): string[] {
 /** Input channels per group from which the Gather im2col is used (measured on 28×28 maps: one-hot wins at 8, even at 16, Gather wins from 32). */
 export const GATHER_MIN_CHANNELS = 16;
 
-function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+/** Emits dW; returns dY as [Co, P·N] when the formulation made it (for the bias gradient). */
+function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): string | undefined {
   const [, ci] = spatial(g.net, g.I(0), g.n.name);
   const pointwise = a.k === 1 && a.stride === 1 && a.pad === 0;
   const mode = g.tuning.convWeightGrad;
   const gather = !pointwise && (mode === 'gather' || mode === 'batchMinor' || (mode === 'auto' && ci / a.groups >= GATHER_MIN_CHANNELS));
   if (!gather) oneHotWeightGrad(g, a, dy);
   else if (mode === 'gather') gatherWeightGrad(g, a, dy);
-  else batchMinorWeightGrad(g, a, dy);
+  else return batchMinorWeightGrad(g, a, dy);
+  return undefined;
 }
 
 /**
@@ -185,7 +191,7 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
  * formulation above packs the whole im2col. cols gathers rows of N floats from X laid out
  * [Ci, H·W + 1, N] (the extra position is the zero padding tap).
  */
-function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
+function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
@@ -212,6 +218,7 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const dwt = G === 1 ? parts[0] : e.node('Concat', parts, g.tmp('dwT'), { axis: 1 });
   const t3 = e.node('Transpose', [e.node('Reshape', [dwt, e.i64([cig, kk, co])], g.tmp('dwTTaps'))], g.tmp('dw3'), { perm: [2, 0, 1] });
   e.node('Reshape', [t3, e.i64([co, cig, a.k, a.k])], g.GI(1));
+  return d2;
 }
 
 /** The G row blocks of a 2-D value, as G separate values. */
