@@ -2,12 +2,14 @@
 // its slice of the batch in its own onnxruntime session (one intra-op thread by default), and the
 // step's gradients are the slices' gradients weighted by their share of the batch, exactly the
 // mean-loss gradient of the whole batch. On the 2-core machine two single-threaded replicas step
-// MNIST_CNN 1.01-1.31x faster than one two-threaded session, and more steadily (ORT's intra-op
-// threads meet at every one of ~250 small kernels; replicas once per step). `bench train` measures it.
+// MNIST_CNN 1.09-1.19x faster than one two-threaded session, and more steadily (ORT's intra-op
+// threads meet at every one of ~270 small kernels; replicas once per step). `bench train` measures it.
 //
 // onnxruntime-node refuses SharedArrayBuffer-backed tensors, so each replica keeps private copies
 // of the parameters and refreshes them from a shared staging copy at every step; the caller's
-// arrays stay the master that the optimizer updates in place. Training-mode BatchNorm would see
+// arrays stay the master that the optimizer updates in place. The replicas write their gradients
+// into one flat shared buffer each, which the native average kernel sums in a single pass (our
+// addon reads shared memory; the JS loop it replaced cost 2 ms a step). Training-mode BatchNorm would see
 // per-replica batch statistics, so graphs with buffer updates are not replicated (planReplicas).
 import type { Worker } from 'node:worker_threads';
 import { native } from '../../bindings/native.js';

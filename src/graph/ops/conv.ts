@@ -146,6 +146,12 @@ function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): string | undefined {
   return undefined;
 }
 
+/** The input position (y·w + x) tap (r, c) of output pixel (y, x) reads, or h·w (the appended zero) in the padding. */
+function tapSource(a: ConvAttrs, h: number, w: number, y: number, x: number, r: number, c: number): number {
+  const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
+  return sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w;
+}
+
 /**
  * dW = dY[Co, N·P] · cols[N·P, k²·Ci] in one Gemm (per group). cols
  * gathers whole NHWC rows (Ci contiguous floats per tap) from X with one zero row appended for the
@@ -159,10 +165,7 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
   const index = e.constI64(`im2col/rows/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
     const idx: number[] = [];
-    for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) {
-      const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
-      idx.push(sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w);
-    }
+    for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) idx.push(tapSource(a, h, w, y, x, r, c));
     return idx;
   });
   // One Gather + Gemm per group on its own NHWC rows; groups are split apart with Split, which
@@ -197,10 +200,7 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
   const index = e.constI64(`im2col/taps/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
     const idx: number[] = [];
-    for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) {
-      const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
-      idx.push(sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w);
-    }
+    for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) idx.push(tapSource(a, h, w, y, x, r, c));
     return idx;
   });
   const x3 = e.node('Reshape', [g.I(0), e.i64([0, ci, h * w])], g.tmp('x3'));
@@ -211,8 +211,8 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   const cols = e.node('Reshape', [taps, e.i64([ci * kk, -1])], g.tmp('cols'));
   const dy3 = e.node('Reshape', [dy, e.i64([0, co, P])], g.tmp('dy3'));
   const d2 = e.node('Reshape', [e.node('Transpose', [dy3], g.tmp('dyT'), { perm: [1, 2, 0] }), e.i64([co, -1])], g.tmp('dy2'));
-  const colsG = G === 1 ? [cols] : splitRows(g, cols, G, 'cols');
-  const dyG = G === 1 ? [d2] : splitRows(g, d2, G, 'dy');
+  const colsG = G === 1 ? [cols] : splitGroups(g, cols, G, 'cols', 0);
+  const dyG = G === 1 ? [d2] : splitGroups(g, d2, G, 'dy', 0);
   // Per group [cig·k², cog]; side by side they are [cig·k², Co] in group order.
   const parts = colsG.map((c, j) => e.node('Gemm', [c, dyG[j]], g.tmp(G === 1 ? 'dwT' : `dwT${j}`), { transB: 1 }));
   const dwt = G === 1 ? parts[0] : e.node('Concat', parts, g.tmp('dwT'), { axis: 1 });
@@ -221,17 +221,10 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   return d2;
 }
 
-/** The G row blocks of a 2-D value, as G separate values. */
-function splitRows(g: GradCtx, v: string, G: number, tag: string): string[] {
+/** The G equal blocks of a value along `axis` (channels of NCHW by default), as G separate values. */
+function splitGroups(g: GradCtx, v: string, G: number, tag: string, axis = 1): string[] {
   const outs = Array.from({ length: G }, (_, j) => g.tmp(`${tag}Group${j}`));
-  g.e.node('Split', [v], outs, { axis: 0 });
-  return outs;
-}
-
-/** The G channel blocks of an NCHW value, as G separate values. */
-function splitGroups(g: GradCtx, v: string, G: number, tag: string): string[] {
-  const outs = Array.from({ length: G }, (_, j) => g.tmp(`${tag}Group${j}`));
-  g.e.node('Split', [v], outs, { axis: 1 });
+  g.e.node('Split', [v], outs, { axis });
   return outs;
 }
 
