@@ -4,7 +4,7 @@ export { describeDataset, domainSize, makeTensorDataset, sampleCount } from './d
 export type { DomainDataset, FolderDataset, Shape3, TensorDataset } from './dataset.js';
 export { DATASET_NAMES, listDatasets, openDataset } from './registry.js';
 export type { OpenOptions } from './registry.js';
-export { createLoader } from './loader.js';
+export { checkShift, createLoader } from './loader.js';
 export type { Batch, BatchStream, DataLoader, IndexStreamOptions, LoaderOptions, TrainStreamOptions } from './loader.js';
 export {
   HOLDOUT_FRACTION,

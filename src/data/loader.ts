@@ -170,6 +170,13 @@ class PrefetchStream implements BatchStream {
   }
 }
 
+/** Rejects a TrainStreamOptions.shift the dataset cannot take (callers check before writing anything); `where` names it in the error. */
+export function checkShift(ds: DomainDataset, shift: number, where = 'shift'): void {
+  const most = Math.min(ds.shape[1], ds.shape[2]) - 1;
+  if (!Number.isInteger(shift) || shift < 0 || shift > most) throw new InputError(where, `must be an integer from 0 to ${most} pixels, got ${shift}`);
+  if (shift > 0 && ds.kind === 'folder') throw new InputError(where, 'image folders have their own training augmentation; shift is for tensor datasets');
+}
+
 export function createLoader(ds: DomainDataset, opts: LoaderOptions = {}): DataLoader {
   let decoder: ImageDecoder | null = null;
   const fill = ds.kind === 'tensor' ? tensorFill(ds) : folderFill(ds, (decoder = createImageDecoder(ds.shape[1], opts.workers)));
@@ -187,10 +194,7 @@ export function createLoader(ds: DomainDataset, opts: LoaderOptions = {}): DataL
       });
       const rs = new RandomState(o.runSeed >>> 0);
       const shift = o.shift ?? 0;
-      if (!Number.isInteger(shift) || shift < 0 || shift >= Math.min(ds.shape[1], ds.shape[2])) {
-        throw new InputError('shift', `must be an integer from 0 to ${Math.min(ds.shape[1], ds.shape[2]) - 1} pixels, got ${shift}`);
-      }
-      if (shift > 0 && augmentable) throw new InputError('shift', 'image folders have their own training augmentation; shift is for tensor datasets');
+      checkShift(ds, shift);
       const augRs = augmentable && o.augment !== false ? new RandomState(seedHash(o.runSeed, 'augment')) : null;
       const shiftRs = shift > 0 ? new RandomState(seedHash(o.runSeed, 'shift')) : null;
       const bs = o.batchSizePerDomain;

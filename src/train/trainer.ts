@@ -5,7 +5,7 @@
 // the `done` marker last. Inputs may be standardised (./standardize.ts).
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { createLoader, openDataset, type DomainDataset } from '../data/index.js';
+import { checkShift, createLoader, openDataset, type DomainDataset } from '../data/index.js';
 import { InputError } from '../errors.js';
 import { createTrainingSession, ForwardSession, ReplicatedTrainingSession, type Model, type ModelSpec, type TrainingSession } from '../graph/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -186,6 +186,7 @@ export async function runJob(input: TrainJobInput | TrainJob, opts: RunOptions =
   // Everything that can reject the input happens before outDir is touched.
   const ds = opts.dataset ?? (await openDataset(job.data.dataset, { dataSeed: job.data.dataSeed }));
   const data = planData(job, ds);
+  checkShift(ds, job.data.shift ?? 0, 'job.data.shift');
   const inputStats = job.data.standardize ? poolStats(ds, data.pools) : null;
   const prepare = inputStats ? standardizer(inputStats, ds.shape) : (x: Float32Array) => x;
   const { model, params } = await buildRunModel(job, ds);

@@ -57,6 +57,7 @@ describe('ratatouille train', () => {
     [['--replicas', '0'], /^ratatouille: --replicas: must be an integer in \[1, \d+\] \(got "0"\)\n$/],
     [['--ema', '1'], /^ratatouille: --ema: Too big: expected number to be <1\n$/],
     [['--dev', '8000'], /^ratatouille: --dev: 8000 leaves nothing to train on \(8000 samples outside the test set\)\n$/],
+    [['--shift', '28'], /^ratatouille: --shift: must be an integer from 0 to 27 pixels, got 28\n$/],
     [['--data', 'rotated_mnist', '--test-env', '0', '--dev', '10'], /^ratatouille: --dev: applies to single-domain data with a holdout test set .*\n$/],
   ])('rejects %j with one line', async (extra, message) => {
     const out = tmpDir('cli-bad');
