@@ -115,6 +115,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
   const holdoutSize = o.holdout !== undefined ? int('--holdout', o.holdout, 1) : o.data === 'mnist' && testEnvs.length === 0 ? 2000 : undefined;
   if (o.dev !== undefined && holdoutSize === undefined) throw new InputError('--dev', 'applies to single-domain data with a holdout test set (--data mnist, or --holdout)');
   const devSize = o.dev === undefined ? {} : { devSize: int('--dev', o.dev, 1) };
+  const shift = o.shift === undefined ? 0 : int('--shift', o.shift);
   return {
     model,
     init: { ...(o.init ? { checkpoint: o.init } : {}), ...(o.initFeaturizer ? { featurizer: o.initFeaturizer } : {}) },
@@ -128,7 +129,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
         ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction), ...devSize } }
         : {}),
       standardize: o.standardize ?? fromScratchOnTensors,
-      ...(o.shift !== undefined && int('--shift', o.shift) > 0 ? { shift: int('--shift', o.shift) } : {}),
+      ...(shift > 0 ? { shift } : {}),
     },
     hparams: {
       lr: parseNumberOption('--lr', o.lr),

@@ -146,10 +146,25 @@ function weightGrad(g: GradCtx, a: ConvAttrs, dy: string): string | undefined {
   return undefined;
 }
 
-/** The input position (y·w + x) tap (r, c) of output pixel (y, x) reads, or h·w (the appended zero) in the padding. */
-function tapSource(a: ConvAttrs, h: number, w: number, y: number, x: number, r: number, c: number): number {
-  const sy = a.stride * y + r - a.pad, sx = a.stride * x + c - a.pad;
-  return sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w;
+/**
+ * The im2col gather index of this layer, made once per geometry: for every (output pixel, tap)
+ * the input position y·w + x it reads, or h·w (the appended zero) in the padding. Ordered by
+ * pixel then tap ('positionMajor', the batch-major formulation) or by tap then pixel ('tapMajor').
+ */
+function tapIndex(g: GradCtx, a: ConvAttrs, order: 'positionMajor' | 'tapMajor'): string {
+  const [, , h, w] = spatial(g.net, g.I(0), g.n.name);
+  const [, , ho, wo] = spatial(g.net, g.O(0), g.n.name);
+  const key = `im2col/${order === 'positionMajor' ? 'rows' : 'taps'}/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`;
+  return g.e.constI64(key, () => {
+    const source = (p: number, t: number) => {
+      const sy = a.stride * Math.floor(p / wo) + Math.floor(t / a.k) - a.pad, sx = a.stride * (p % wo) + (t % a.k) - a.pad;
+      return sy >= 0 && sy < h && sx >= 0 && sx < w ? sy * w + sx : h * w;
+    };
+    const P = ho * wo, kk = a.k * a.k, idx: number[] = [];
+    if (order === 'positionMajor') for (let p = 0; p < P; p++) for (let t = 0; t < kk; t++) idx.push(source(p, t));
+    else for (let t = 0; t < kk; t++) for (let p = 0; p < P; p++) idx.push(source(p, t));
+    return idx;
+  });
 }
 
 /**
@@ -163,11 +178,7 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
-  const index = e.constI64(`im2col/rows/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
-    const idx: number[] = [];
-    for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) idx.push(tapSource(a, h, w, y, x, r, c));
-    return idx;
-  });
+  const index = tapIndex(g, a, 'positionMajor');
   // One Gather + Gemm per group on its own NHWC rows; groups are split apart with Split, which
   // ORT does as block copies (a 4-D Transpose bringing the group axis first is far slower).
   const xs = G === 1 ? [g.I(0)] : splitGroups(g, g.I(0), G, 'x');
@@ -198,11 +209,7 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   const [, ci, h, w] = spatial(g.net, g.I(0), g.n.name);
   const [, co, ho, wo] = spatial(g.net, g.O(0), g.n.name);
   const e = g.e, kk = a.k * a.k, G = a.groups, cig = ci / G, cog = co / G, P = ho * wo;
-  const index = e.constI64(`im2col/taps/${h}x${w}/k${a.k}s${a.stride}p${a.pad}`, () => {
-    const idx: number[] = [];
-    for (let r = 0; r < a.k; r++) for (let c = 0; c < a.k; c++) for (let y = 0; y < ho; y++) for (let x = 0; x < wo; x++) idx.push(tapSource(a, h, w, y, x, r, c));
-    return idx;
-  });
+  const index = tapIndex(g, a, 'tapMajor');
   const x3 = e.node('Reshape', [g.I(0), e.i64([0, ci, h * w])], g.tmp('x3'));
   const xt = e.node('Transpose', [x3], g.tmp('xBatchMinor'), { perm: [1, 2, 0] }); // [Ci, HW, N]
   const zeroShape = e.node('Concat', [e.i64([ci, 1]), e.node('Shape', [x3], g.tmp('batch'), { end: 1 })], g.tmp('zeroColShape'), { axis: 0 });
