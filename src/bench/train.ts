@@ -74,7 +74,8 @@ interface Contender {
 }
 
 const LEVERS: { label: string; tuning: Partial<Tuning>; resnetOnly?: boolean }[] = [
-  { label: 'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convLayout: 'nchw', convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' } },
+  { label: 'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)', tuning: { convLayout: 'nchw', convWeightGrad: 'onehot', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where', convWinograd: 'off' } },
+  { label: 'without Winograd 3×3 convolutions (direct NCHWc forward and dX, im2col dW)', tuning: { convWinograd: 'off' } },
   { label: 'without NCHWc convolutions (standard Conv: im2col + GEMM)', tuning: { convLayout: 'nchw' } },
   { label: 'without Gather-im2col dW (one-hot Conv + MatMul)', tuning: { convWeightGrad: 'onehot' } },
   { label: 'without batch-innermost im2col dW (batch-major rows, packed by the Gemm)', tuning: { convWeightGrad: 'gather' } },
@@ -126,9 +127,9 @@ async function trainers(label: string, model: Model, o: TrainBenchOptions, g: Tr
   return { ...r, replicas: r.s instanceof ReplicatedTrainingSession ? r.s.size : 1 };
 }
 
-/** One session with o.threads intra-op threads and a fixed batch. */
+/** One session with o.threads intra-op threads on the graph the trainer builds (symbolic batch). */
 function single(label: string, model: Model, o: TrainBenchOptions, g: TrainingGraphOptions = {}, extra = {}) {
-  return adamContender(label, model, o, (params) => TrainingSession.create(model, params, { threads: o.threads, batch: o.batch, ...g, ...extra }));
+  return adamContender(label, model, o, (params) => TrainingSession.create(model, params, { threads: o.threads, ...g, ...extra }));
 }
 
 /** M single-member sessions stepped one after the other (what a sweep does without multi-member graphs). */

@@ -34,9 +34,15 @@ export interface Tuning {
    * the standard Conv (im2col + GEMM when the weights are not constants).
    */
   convLayout: 'nchwc' | 'nchw';
+  /**
+   * 3×3 stride-1 Conv2d in training graphs: 'on' = Winograd F(2×2, 3×3) (ops/winograd.ts) for
+   * forward, dX and dW; 'off' = the direct formulations above; 'auto' = Winograd in CPU graphs
+   * for layers with at least WINOGRAD_MIN_CHANNELS input and output channels.
+   */
+  convWinograd: 'auto' | 'on' | 'off';
 }
 
-export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul', convLayout: 'nchwc' };
+export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul', convLayout: 'nchwc', convWinograd: 'auto' };
 
 export interface LowerCtx {
   readonly e: OnnxEmitter;

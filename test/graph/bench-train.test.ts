@@ -43,6 +43,7 @@ describe('bench train', () => {
     expect(r.torch).toEqual({ unavailable: 'not requested (--no-torch)' });
     expect(r.variants.map((v) => v.label)).toEqual([
       'prototype formulations (standard Conv, one-hot dW, flipped-Conv dX, decomposed norm, Where ReLU)',
+      'without Winograd 3×3 convolutions (direct NCHWc forward and dX, im2col dW)',
       'without NCHWc convolutions (standard Conv: im2col + GEMM)',
       'without Gather-im2col dW (one-hot Conv + MatMul)',
       'without batch-innermost im2col dW (batch-major rows, packed by the Gemm)',

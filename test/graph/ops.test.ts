@@ -16,12 +16,16 @@ const TUNINGS: Record<string, Partial<Tuning>> = {
   default: {},
   alternative: { convWeightGrad: 'gather', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' },
   'batch-minor dW': { convWeightGrad: 'batchMinor' },
+  // Every 3×3 stride-1 convolution without groups, whatever its channels: odd, padded and non-square tiles.
+  winograd: { convWinograd: 'on' },
 };
 let tuning: Partial<Tuning> = {};
 const opCase = (input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number } = {}) => makeCase(input, build, { ...o, tuning });
 
 const cases: Record<string, () => OpCase> = {
   'conv 3×3 s1 p1 (batched dW)': () => opCase([2, 3, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, pad: 1 })),
+  'conv 3×3 s1 p1, odd non-square input': () => opCase([2, 3, 5, 7], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, pad: 1 })),
+  'conv 3×3 s1 p2, no bias': () => opCase([2, 2, 4, 3], (n, x) => conv2d(n, 'featurizer.c', x, { out: 3, k: 3, pad: 2, bias: false })),
   'conv 3×3 s1 p0': () => opCase([2, 2, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 3, k: 3 })),
   'conv 3×3 s2 p1, odd input': () => opCase([2, 3, 7, 7], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, stride: 2, pad: 1 })),
   'conv 3×3 s2 p1, even input (output_padding)': () => opCase([2, 3, 6, 6], (n, x) => conv2d(n, 'featurizer.c', x, { out: 4, k: 3, stride: 2, pad: 1 })),
