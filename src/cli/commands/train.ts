@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { loadJobFile, parseJob, type TrainJob, type TrainJobInput } from '../../train/job.js';
+import { DEFAULT_VAL_FRACTION, loadJobFile, parseJob, type TrainJob, type TrainJobInput } from '../../train/job.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import { runJob, type RunResult, type TrainProgress } from '../../train/trainer.js';
 import { runJobInWorker } from '../../train/worker.js';
@@ -126,7 +126,7 @@ function jobFromOptions(o: RawOptions): TrainJobInput {
       testEnvs,
       // The holdout follows the data seed, as `ratatouille eval` does.
       ...(holdoutSize !== undefined
-        ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? 0.2 : parseNumberOption('--val-fraction', o.valFraction), ...devSize } }
+        ? { holdout: { testSize: holdoutSize, seed: int('--data-seed', o.dataSeed), valFraction: o.valFraction === undefined ? DEFAULT_VAL_FRACTION : parseNumberOption('--val-fraction', o.valFraction), ...devSize } }
         : {}),
       standardize: o.standardize ?? fromScratchOnTensors,
       ...(shift > 0 ? { shift } : {}),
@@ -205,7 +205,7 @@ export function trainCommand(): Command {
     .option('--trial-seed <n>', 'DomainBed trial seed: the 80/20 in/out split', '0')
     .option('--test-env <k[,k]>', 'held-out test domain(s); omitted: train on every domain')
     .option('--holdout <n>', 'single-domain data: samples held out for test (default 2000 for mnist)')
-    .option('--val-fraction <x>', 'single-domain data: share of the non-test samples kept for checkpoint selection (default 0.2; 0 trains on all and keeps the last checkpoint)')
+    .option('--val-fraction <x>', 'single-domain data: share of the non-test samples kept for checkpoint selection (default 0: train on all, keep the last checkpoint)')
     .option('--dev <n>', 'tuning without the test set: it is left out of everything and n of the other samples are scored in its place')
     .option('--standardize', 'standardise inputs by the training samples\' mean/std, inside model.onnx too (default for models trained from scratch on non-folder data)')
     .option('--no-standardize', 'feed raw [0, 1] pixels')
