@@ -40,14 +40,14 @@ export function smallMnist(): Promise<TensorDataset> {
   return small;
 }
 
-/** A width-8 MNIST_CNN job on mnist_small with a 400-digit holdout; `over` replaces whole sections. */
+/** A width-8 MNIST_CNN job on mnist_small with a 400-digit holdout and a 20 % validation split (checkpoint selection); `over` replaces whole sections. */
 type Overrides = Partial<Omit<TrainJobInput, 'hparams'>> & { hparams?: Partial<TrainJobInput['hparams']> };
 
 export function tinyJob(outDir: string, over: Overrides = {}): TrainJobInput {
   const { hparams, ...rest } = over;
   return {
     model: { arch: 'mnist_cnn', width: 8 },
-    data: { dataset: 'mnist_small', holdout: { testSize: 400 } },
+    data: { dataset: 'mnist_small', holdout: { testSize: 400, valFraction: 0.2 } },
     seeds: { runSeed: 7 },
     evalEvery: 10,
     evalSplits: 'selection',

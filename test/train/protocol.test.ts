@@ -69,4 +69,18 @@ describe('single-domain holdout and export', () => {
     const tooBig = tinyJob('/unused', { data: { dataset: 'mnist_small', holdout: { testSize: 400, devSize: 2000 } } });
     expect(() => planData(parseJob(tooBig), dataset)).toThrow(/devSize: 2000 leaves nothing to train on/);
   });
+
+  it('trains on every non-test sample unless a validation fraction is asked for', async () => {
+    const dataset = await smallMnist();
+    const test = new Set(holdoutSplit(2400, 400, 0).test);
+    const plan = (valFraction?: number) =>
+      planData(parseJob(tinyJob('/unused', { data: { dataset: 'mnist_small', holdout: { testSize: 400, ...(valFraction === undefined ? {} : { valFraction }) } } })), dataset);
+    const all = plan();
+    expect(all.splits[0].out).toHaveLength(0);
+    expect(all.pools[0]).toHaveLength(2000);
+    expect([...all.pools[0]].filter((i) => test.has(i))).toEqual([]);
+    const held = plan(0.2);
+    expect(held.splits[0].out).toHaveLength(400);
+    expect(new Set([...held.pools[0], ...held.splits[0].out])).toEqual(new Set(all.pools[0]));
+  });
 });
