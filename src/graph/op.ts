@@ -35,11 +35,11 @@ export interface Tuning {
    */
   convLayout: 'nchwc' | 'nchw';
   /**
-   * 3×3 stride-1 Conv2d in training graphs: 'on' = Winograd F(2×2, 3×3) (ops/winograd.ts) for
-   * forward, dX and dW; 'off' = the direct formulations above; 'auto' = Winograd in CPU graphs
-   * for layers with at least WINOGRAD_MIN_CHANNELS input and output channels.
+   * 3×3 stride-1 Conv2d in training graphs: 'F2' / 'F4' = Winograd F(2×2, 3×3) / F(4×4, 3×3)
+   * (ops/winograd.ts) for forward, dX and dW; 'off' = the direct formulations above; 'auto' =
+   * Winograd in CPU graphs for layers with at least WINOGRAD_MIN_CHANNELS input and output channels.
    */
-  convWinograd: 'auto' | 'on' | 'off';
+  convWinograd: 'auto' | 'F2' | 'F4' | 'off';
 }
 
 export const DEFAULT_TUNING: Readonly<Tuning> = { convWeightGrad: 'auto', convInputGrad: 'auto', norm: 'fused', reluGrad: 'mul', convLayout: 'nchwc', convWinograd: 'auto' };

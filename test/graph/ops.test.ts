@@ -17,7 +17,8 @@ const TUNINGS: Record<string, Partial<Tuning>> = {
   alternative: { convWeightGrad: 'gather', convInputGrad: 'conv', norm: 'decomposed', reluGrad: 'where' },
   'batch-minor dW': { convWeightGrad: 'batchMinor' },
   // Every 3×3 stride-1 convolution without groups, whatever its channels: odd, padded and non-square tiles.
-  winograd: { convWinograd: 'on' },
+  'winograd F(2, 3)': { convWinograd: 'F2' },
+  'winograd F(4, 3)': { convWinograd: 'F4' },
 };
 let tuning: Partial<Tuning> = {};
 const opCase = (input: number[], build: (net: Net, x: string) => string, o: { dropoutP?: number } = {}) => makeCase(input, build, { ...o, tuning });

@@ -9,7 +9,7 @@ import { saved } from '../op.js';
 import type { NchwcConvShape } from './nchwc.js';
 import { nchwcConv, nchwcFits } from './nchwc.js';
 import { spatial } from './shape.js';
-import { useWinograd, winogradBackward, winogradForward } from './winograd.js';
+import { winogradBackward, winogradForward, winogradTile } from './winograd.js';
 
 export interface ConvAttrs extends Attrs {
   k: number;
@@ -63,7 +63,8 @@ export const conv: OpDef = {
     const a = n.attrs as ConvAttrs;
     const [, ci] = spatial(c.net, n.inputs[0], n.name);
     const [, co] = spatial(c.net, n.outputs[0], n.name);
-    if (useWinograd(c, { ...a, ci, co })) return winogradForward(c, n);
+    const tile = winogradTile(c, { ...a, ci, co });
+    if (tile) return winogradForward(c, n, tile);
     const s = { ci, co, kh: a.k, kw: a.k, stride: a.stride, pads: [a.pad, a.pad, a.pad, a.pad], groups: a.groups };
     const block = nchwcBlock(c, s);
     if (!block) return void c.e.node('Conv', n.inputs, n.outputs[0], convAttrs(a));
@@ -79,7 +80,8 @@ export const conv: OpDef = {
     const dy = g.GO(0)!;
     const [, ci] = spatial(g.net, g.I(0), n.name);
     const [, co] = spatial(g.net, g.O(0), n.name);
-    if (useWinograd(g, { ...a, ci, co })) return winogradBackward(g, n, dy);
+    const tile = winogradTile(g, { ...a, ci, co });
+    if (tile) return winogradBackward(g, n, dy, tile);
     if (g.needs(0)) inputGrad(g, a, dy);
     // The batch-minor dW leaves dY as [Co, P·N]: summing its rows reads contiguous memory just written.
     const dyRows = g.needs(1) ? weightGrad(g, a, dy) : undefined;
