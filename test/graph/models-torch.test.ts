@@ -71,7 +71,11 @@ describe('models against PyTorch autograd', () => {
         const { fx, graph, feeds } = load(name, 0, { convWinograd: tile });
         expect(Buffer.from(graph.bytes).includes('wino/V')).toBe(true);
         const out = evaluate(graph.bytes, referenceFeeds(feeds), graph.grads.map((p) => `grad.${p}`));
-        for (const p of graph.grads) expect(relErr(out[`grad.${p}`].data, fx.f32(`grad.${p}`)), p).toBeLessThan(F64_TOL);
+        // F(4, 3)'s filter transform holds 1/6, 1/12 and 1/24, which the graph stores as fp32: the
+        // float64 evaluation then convolves with weights off by ~1e-8 relative, which training-mode
+        // BatchNorm's gradients amplify to ~2e-6. A wrong term would still show as 1e-2 or more.
+        const tol = tile === 'F4' ? 1e-5 : F64_TOL;
+        for (const p of graph.grads) expect(relErr(out[`grad.${p}`].data, fx.f32(`grad.${p}`)), p).toBeLessThan(tol);
         const ort = await runOrt(graph.bytes, feeds);
         let worst = 0;
         for (const p of graph.grads) {
