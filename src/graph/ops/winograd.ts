@@ -1,13 +1,13 @@
-// 3×3 stride-1 Conv2d as Winograd F(2×2, 3×3) (Lavin & Gray, 2016) in standard ONNX ops, forward
-// and backward together. Each 2×2 output tile takes 16 products instead of 36, so the three GEMMs
-// of a training step (Y, dX, dW) each do 2.25× fewer multiplies than a direct convolution; the
-// tile transforms are small dense MatMuls over 16-row blocks.
+// 3×3 stride-1 Conv2d as Winograd F(m×m, 3×3) (Lavin & Gray, 2016) in standard ONNX ops, forward
+// and backward together. An m×m output tile takes (m+2)² products instead of 9·m², so the three
+// GEMMs of a training step (Y, dX, dW) each do 2.25× (m = 2) or 4× (m = 4) fewer multiplies than a
+// direct convolution; the tile transforms are small dense MatMuls over (m+2)²-row blocks.
 //
 // Activations are laid out [H·W, N, C] inside the layer ("HWNC"): a tile tap is then one Gather
-// of whole N·C-float rows, and for each of the 16 transform positions the tiles of the whole batch
-// form one contiguous [T·N, C] matrix, so each GEMM is one batched MatMul over the 16 positions
-// with M = T·N (thousands of rows) whatever the batch size. dX and dW are the exact adjoints of
-// the forward transforms (the same tiles, read backwards), not a second convolution.
+// of whole N·C-float rows, and for each of the (m+2)² transform positions the tiles of the whole
+// batch form one contiguous [T·N, C] matrix, so each GEMM is one batched MatMul over the positions
+// with M = T·N rows. dX and dW are the exact adjoints of the forward transforms (the same tiles,
+// read backwards), not a second convolution.
 import type { IRNode } from '../ir.js';
 import type { GradCtx, LowerCtx } from '../op.js';
 import { saved } from '../op.js';
@@ -75,8 +75,9 @@ export function winogradTile(c: LowerCtx, s: WinogradShape): 0 | TileSize {
 function geometry(c: LowerCtx, n: IRNode, m: TileSize) {
   const [, ci, h, w] = spatial(c.net, n.inputs[0], n.name);
   const [, co, ho, wo] = spatial(c.net, n.outputs[0], n.name);
-  const th = Math.ceil(ho / m), tw = Math.ceil(wo / m);
-  return { m, a: m + 2, ci, co, h, w, ho, wo, th, tw, T: th * tw, pad: (n.attrs as { pad: number }).pad, key: `F${m}/${h}x${w}p${(n.attrs as { pad: number }).pad}` };
+  const th = Math.ceil(ho / m), tw = Math.ceil(wo / m), pad = (n.attrs as { pad: number }).pad;
+  // Index constants are shared by every layer of one geometry.
+  return { m, a: m + 2, ci, co, h, w, ho, wo, th, tw, T: th * tw, pad, key: `F${m}/${h}x${w}p${pad}` };
 }
 type Geometry = ReturnType<typeof geometry>;
 
@@ -188,15 +189,15 @@ export function winogradForward(c: LowerCtx, n: IRNode, m: TileSize): void {
   const [x, w, bias] = n.inputs;
   const rows = withZeroRow(c, toRows(c, x, q.ci, q.h * q.w, tmp), q.ci, tmp, x);
   const taps = e.node('Gather', [rows, inputTapIndex(c, q)], tmp('inTaps'), { axis: 0 }); // [α²·T, N, Ci]
-  const v = e.node('Reshape', [transform2d(c, `F${m}/Bt`, BT, taps, tmp('v2')), e.i64([A2, -1, q.ci])], saved(n, 'wino/V'));
+  const v = e.node('Reshape', [transform2d(c, `F${m}/Bt`, BT, taps, tmp('vTaps')), e.i64([A2, -1, q.ci])], saved(n, 'wino/V'));
   // U = (G ⊗ G)·w as [α², Co, Ci]: one Gemm over the filter read as [Co·Ci, 9].
   const w2 = e.node('Reshape', [w, e.i64([q.co * q.ci, 9])], tmp('w2'));
   const u2 = e.node('Gemm', [e.constTensor(`winograd/F${m}/GG`, [A2, 9], () => kron(G)), w2], tmp('u2'), { transB: 1 });
   const u = e.node('Reshape', [u2, e.i64([A2, q.co, q.ci])], saved(n, 'wino/U'));
   const mm = e.node('MatMul', [v, e.node('Transpose', [u], tmp('uT'), { perm: [0, 2, 1] })], tmp('M')); // [α², T·N, Co]
-  const y4 = transform2d(c, `F${m}/At`, AT, mm, tmp('y4'));
+  const yt = transform2d(c, `F${m}/At`, AT, mm, tmp('yTaps')); // [m², T·N·Co]
   // The bias goes on before the Gather so that the Gather's 2-D output feeds the transpose directly.
-  const biased = bias ? e.node('Add', [e.node('Reshape', [y4, e.i64([-1, q.co])], tmp('y4Rows')), bias], tmp('yBias')) : y4;
+  const biased = bias ? e.node('Add', [e.node('Reshape', [yt, e.i64([-1, q.co])], tmp('yTapRows')), bias], tmp('yBias')) : yt;
   const yTiles = e.node('Reshape', [biased, e.i64([M2 * q.T, -1])], tmp('yTiles')); // [m²·T, N·Co]
   const yRows = e.node('Gather', [yTiles, outputPixelIndex(c, q)], tmp('yRows'), { axis: 0 }); // [Ho·Wo, N·Co]
   fromRows(c, yRows, [q.co, q.ho, q.wo], n.outputs[0], tmp);
