@@ -2,7 +2,7 @@
 // its slice of the batch in its own onnxruntime session (one intra-op thread by default), and the
 // step's gradients are the slices' gradients weighted by their share of the batch, exactly the
 // mean-loss gradient of the whole batch. On the 2-core machine two single-threaded replicas step
-// MNIST_CNN 1.04-1.19x faster than one two-threaded session, and more steadily (ORT's intra-op
+// MNIST_CNN 1.02-1.31x (median 1.08x) faster than one two-threaded session, and more steadily (ORT's intra-op
 // threads meet at every one of ~270 small kernels; replicas once per step). `bench train` measures it.
 //
 // onnxruntime-node refuses SharedArrayBuffer-backed tensors, so each replica keeps private copies

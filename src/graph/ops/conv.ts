@@ -8,7 +8,7 @@ import type { GradCtx, LowerCtx, OpDef } from '../op.js';
 import { saved } from '../op.js';
 import type { NchwcConvShape } from './nchwc.js';
 import { nchwcConv, nchwcFits } from './nchwc.js';
-import { spatial } from './shape.js';
+import { appendZeros, spatial } from './shape.js';
 import { winogradBackward, winogradForward, winogradTile } from './winograd.js';
 
 export interface ConvAttrs extends Attrs {
@@ -193,9 +193,7 @@ function gatherWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): void {
   const parts = xs.map((x, j) => {
     const t = (s: string) => g.tmp(G === 1 ? s : `${s}${j}`);
     const nhwc = e.node('Transpose', [e.node('Reshape', [x, e.i64([0, cig, h * w])], t('x3'))], t('xNhwc'), { perm: [0, 2, 1] });
-    // The zero row goes on with Concat: ORT's Pad copies the same bytes measurably slower.
-    const zeroShape = e.node('Concat', [e.node('Shape', [nhwc], t('batch'), { end: 1 }), e.i64([1, cig])], t('zeroRowShape'), { axis: 0 });
-    const rows = e.node('Concat', [nhwc, e.node('ConstantOfShape', [zeroShape], t('zeroRow'))], t('xRowsZ'), { axis: 1 });
+    const rows = appendZeros(e, nhwc, nhwc, { before: [], after: [1, cig] }, 1, t('xRowsZ'));
     const cols = e.node('Reshape', [e.node('Gather', [rows, index], t('taps'), { axis: 1 }), e.i64([-1, kk * cig])], t('cols'));
     const dt = e.node('Transpose', [e.node('Reshape', [dys[j], e.i64([0, cog, P])], t('dy3'))], t('dyT'), { perm: [1, 0, 2] });
     return e.node('Gemm', [e.node('Reshape', [dt, e.i64([cog, -1])], t('dy2')), cols], t('dw2'));
@@ -219,8 +217,7 @@ function batchMinorWeightGrad(g: GradCtx, a: ConvAttrs, dy: string): string {
   const index = tapIndex(g, a, 'tapMajor');
   const x3 = e.node('Reshape', [g.I(0), e.i64([0, ci, h * w])], g.tmp('x3'));
   const xt = e.node('Transpose', [x3], g.tmp('xBatchMinor'), { perm: [1, 2, 0] }); // [Ci, HW, N]
-  const zeroShape = e.node('Concat', [e.i64([ci, 1]), e.node('Shape', [x3], g.tmp('batch'), { end: 1 })], g.tmp('zeroColShape'), { axis: 0 });
-  const rows = e.node('Concat', [xt, e.node('ConstantOfShape', [zeroShape], g.tmp('zeroCol'))], g.tmp('xRowsZ'), { axis: 1 });
+  const rows = appendZeros(e, xt, x3, { before: [ci, 1], after: [] }, 1, g.tmp('xRowsZ'));
   const taps = e.node('Gather', [rows, index], g.tmp('taps'), { axis: 1 }); // [Ci, k²·P, N]
   const cols = e.node('Reshape', [taps, e.i64([ci * kk, -1])], g.tmp('cols'));
   const dy3 = e.node('Reshape', [dy, e.i64([0, co, P])], g.tmp('dy3'));

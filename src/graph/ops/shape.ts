@@ -2,6 +2,7 @@
 // the other op families use to read an NCHW value's static dims.
 import type { Attrs, Dim, IRNode, Net } from '../ir.js';
 import type { GradCtx, LowerCtx, OpDef } from '../op.js';
+import type { OnnxEmitter } from '../onnx-builder.js';
 
 /** [batch, C, H, W] of an NCHW value, with C/H/W static. */
 export function spatial(net: Net, x: string, where: string): [Dim, number, number, number] {
@@ -10,6 +11,18 @@ export function spatial(net: Net, x: string, where: string): [Dim, number, numbe
     throw new Error(`${where}: expected an NCHW input, got ${x} of shape [${s.join(',')}]`);
   }
   return s as [Dim, number, number, number];
+}
+
+/**
+ * v with a block of zeros appended along `axis`, the target of padding indices in the Gathers
+ * that follow (im2col, Winograd tiles). The block's dims are `before`, the batch size of
+ * `batchOf` (its first dim), then `after`. Concat, because ORT's Pad copies the same bytes
+ * measurably slower.
+ */
+export function appendZeros(e: OnnxEmitter, v: string, batchOf: string, block: { before: number[]; after: number[] }, axis: number, out: string): string {
+  const batch = e.node('Shape', [batchOf], `${out}/batch`, { end: 1 });
+  const shape = e.node('Concat', [...(block.before.length ? [e.i64(block.before)] : []), batch, ...(block.after.length ? [e.i64(block.after)] : [])], `${out}/zerosShape`, { axis: 0 });
+  return e.node('Concat', [v, e.node('ConstantOfShape', [shape], `${out}/zeros`)], out, { axis });
 }
 
 /** The static per-example dims of a value (everything after the batch axis). */

@@ -11,7 +11,7 @@
 import type { IRNode } from '../ir.js';
 import type { GradCtx, LowerCtx } from '../op.js';
 import { saved } from '../op.js';
-import { spatial } from './shape.js';
+import { appendZeros, spatial } from './shape.js';
 
 /**
  * Bᵀ, G, Aᵀ of F(m, 3) (Lavin & Gray): y = Aᵀ[(G g) ⊙ (Bᵀ d)] is the m-output, 3-tap correlation
@@ -159,12 +159,6 @@ function transform2d(c: LowerCtx, key: string, m: readonly (readonly number[])[]
   return e.node('MatMul', [full, e.node('Reshape', [x, e.i64([cols * cols, -1])], `${out}/in`)], out);
 }
 
-/** v as [rows, N, C] with one zero row appended (the target of every padding index). */
-function withZeroRow(c: LowerCtx, v: string, channels: number, tmp: (s: string) => string, batchOf: string): string {
-  const shape = c.e.node('Concat', [c.e.i64([1]), c.e.node('Shape', [batchOf], tmp('batch'), { end: 1 }), c.e.i64([channels])], tmp('zeroRowShape'), { axis: 0 });
-  return c.e.node('Concat', [v, c.e.node('ConstantOfShape', [shape], tmp('zeroRow'))], tmp('rowsZ'), { axis: 0 });
-}
-
 /** NCHW [N, C, H, W] → HWNC rows [H·W, N, C]. */
 function toRows(c: LowerCtx, x: string, channels: number, pixels: number, tmp: (s: string) => string): string {
   const x3 = c.e.node('Reshape', [x, c.e.i64([0, channels, pixels])], tmp('x3'));
@@ -187,7 +181,8 @@ export function winogradForward(c: LowerCtx, n: IRNode, m: TileSize): void {
   const q = geometry(c, n, m), { BT, G, AT } = TILES[m], A2 = q.a * q.a, M2 = m * m;
   const e = c.e, tmp = (s: string) => saved(n, `wino/${s}`);
   const [x, w, bias] = n.inputs;
-  const rows = withZeroRow(c, toRows(c, x, q.ci, q.h * q.w, tmp), q.ci, tmp, x);
+  // One zero row [1, N, Ci] after the pixels: the target of every padding tap.
+  const rows = appendZeros(e, toRows(c, x, q.ci, q.h * q.w, tmp), x, { before: [1], after: [q.ci] }, 0, tmp('rowsZ'));
   const taps = e.node('Gather', [rows, inputTapIndex(c, q)], tmp('inTaps'), { axis: 0 }); // [α²·T, N, Ci]
   const v = e.node('Reshape', [transform2d(c, `F${m}/Bt`, BT, taps, tmp('vTaps')), e.i64([A2, -1, q.ci])], saved(n, 'wino/V'));
   // U = (G ⊗ G)·w as [α², Co, Ci]: one Gemm over the filter read as [Co·Ci, 9].
@@ -212,7 +207,7 @@ export function winogradBackward(g: GradCtx, n: IRNode, dy: string, m: TileSize)
   if (!g.needs(0) && !g.needs(1)) return;
   // Only output sizes that the tiles overshoot have tile taps that need the zero row.
   const ragged = q.ho % m !== 0 || q.wo % m !== 0;
-  const dySource = ragged ? withZeroRow(g, dyRows, q.co, (s) => tmp(`dy/${s}`), dy) : dyRows;
+  const dySource = ragged ? appendZeros(e, dyRows, dy, { before: [1], after: [q.co] }, 0, tmp('dy/rowsZ')) : dyRows;
   const dyTaps = e.node('Gather', [dySource, outputTapIndex(g, q)], tmp('dyTaps'), { axis: 0 }); // [m²·T, N, Co]
   const dm = e.node('Reshape', [transform2d(g, `F${m}/A`, transposed(AT), dyTaps, tmp('dM2')), e.i64([A2, -1, q.co])], tmp('dM')); // [α², T·N, Co]
   if (g.needs(1)) {
